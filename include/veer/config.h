@@ -1,0 +1,187 @@
+/* veer — configuration generations.
+ *
+ * A struct veer_config is built in full from a YAML file by veer_config_load()
+ * and never changed afterwards: it is immutable and shared by every worker.
+ * Workers and in-flight requests hold references (veer_config_ref/unref); the
+ * control loop frees a generation when its last reference is dropped.
+ * Runtime state (balancer positions, in-flight counts, health ...) lives
+ * elsewhere, keyed by name, never in here.
+ */
+#ifndef VEER_CONFIG_H
+#define VEER_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+typedef uint64_t veer_ms_t;
+
+#define VEER_CONFIG_MAGIC 0x5645434eu /* "VECN" */
+
+struct veer_balancer_ops; /* balance.h */
+
+/* A resolved socket address and its canonical text ("127.0.0.1:80",
+ * "[::1]:80"). */
+struct veer_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80];
+};
+
+struct veer_server_conf {
+	char *address;         /* as written in the file: runtime state key */
+	struct veer_addr addr; /* resolved at load */
+	uint32_t weight;       /* 0 (no traffic) .. 1000; default 1 */
+};
+
+enum veer_balance_kind {
+	VEER_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin (nginx) */
+	VEER_BALANCE_LEAST_CONN,
+	VEER_BALANCE_P2C,
+	VEER_BALANCE_RANDOM,
+	VEER_BALANCE_HASH,
+};
+
+enum veer_hash_on {
+	VEER_HASH_NONE = 0,
+	VEER_HASH_HEADER,    /* header:NAME */
+	VEER_HASH_COOKIE,    /* cookie:NAME */
+	VEER_HASH_CLIENT_IP, /* client_ip */
+	VEER_HASH_PATH,      /* path */
+};
+
+struct veer_pool_conf {
+	char *name;
+	char *version; /* semantic version text, NULL when absent */
+	enum veer_balance_kind balance;
+	const struct veer_balancer_ops *balancer; /* from balance, set at load */
+	void *balancer_data; /* immutable data built by balancer->prepare */
+	enum veer_hash_on hash_on;
+	char *hash_key; /* header or cookie name for hash_on, else NULL */
+	struct veer_server_conf *servers;
+	size_t nservers;
+	uint32_t keepalive_max_idle;     /* default 64 */
+	veer_ms_t keepalive_idle_timeout; /* default 60s */
+	veer_ms_t connect_timeout;        /* default 5s */
+	veer_ms_t response_timeout;       /* default 60s */
+	size_t index; /* position in veer_config.pools */
+};
+
+enum veer_route_action {
+	VEER_ACTION_NONE = 0,
+	VEER_ACTION_POOL,    /* proxy to one pool */
+	VEER_ACTION_RESPOND, /* answer directly */
+};
+
+struct veer_route_conf {
+	char *name;
+	char *match_host;        /* NULL = any host; exact, case-insensitive */
+	char *match_path_prefix; /* NULL = any path */
+	enum veer_route_action action;
+	struct veer_pool_conf *pool; /* VEER_ACTION_POOL */
+	int respond_status;          /* VEER_ACTION_RESPOND */
+	char *respond_body;
+	size_t respond_body_len;
+	size_t index;
+};
+
+struct veer_listener_conf {
+	char *name;
+	struct veer_addr addr;
+	veer_ms_t header_timeout; /* default 10s: first byte to end of headers */
+	veer_ms_t idle_timeout;   /* default 75s: keep-alive wait between requests */
+	veer_ms_t body_timeout;   /* default 60s: between two reads of a body */
+	size_t header_bytes;      /* default 32k */
+	size_t max_headers;       /* default 100 */
+	uint64_t body_bytes;      /* default 100m */
+	struct veer_route_conf **routes; /* into veer_config.routes, in order */
+	size_t nroutes;
+};
+
+enum veer_log_level {
+	VEER_LOG_ERROR = 0,
+	VEER_LOG_WARN,
+	VEER_LOG_INFO,
+	VEER_LOG_DEBUG,
+};
+
+struct veer_global_conf {
+	unsigned workers;          /* resolved: "auto" becomes the CPU count */
+	uint32_t max_connections;  /* default 20000 */
+	veer_ms_t drain_timeout;   /* default 30s */
+	bool expose_headers;       /* default true */
+	char *user;                /* NULL when absent */
+	enum veer_log_level log_level; /* default info */
+	char *log_error;           /* "stderr" (default) or a path */
+	char *log_access;          /* "off" (default), "stdout" or a path */
+	bool access_json;          /* access_format: json (default) | combined */
+};
+
+struct veer_config {
+	uint32_t magic;
+	atomic_uint refs;
+	uint64_t generation; /* set by whoever installs it; 0 after load */
+	char *path;
+	struct veer_global_conf global;
+	struct veer_listener_conf *listeners;
+	size_t nlisteners;
+	struct veer_pool_conf *pools;
+	size_t npools;
+	struct veer_route_conf *routes;
+	size_t nroutes;
+};
+
+/* A list of error lines, each "FILE:LINE:COL: message" (or "FILE: message"
+ * when no position applies).  Owned by the caller; free with
+ * veer_errors_free(). */
+struct veer_errors {
+	char **lines;
+	size_t n;
+};
+
+void veer_errors_add(struct veer_errors *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void veer_errors_free(struct veer_errors *e);
+
+/* Parse and validate PATH in full.  Returns a new config with one reference
+ * held by the caller, or NULL with every problem appended to ERRS (at least
+ * one line).  Never changes anything outside its result. */
+struct veer_config *veer_config_load(const char *path, struct veer_errors *errs);
+
+/* Same, from a memory buffer; NAME is used in error lines.  For tests and
+ * fuzzing. */
+struct veer_config *veer_config_load_mem(const char *name, const char *data,
+					 size_t len, struct veer_errors *errs);
+
+/* Reference counting.  veer_config_unref() returns true when it dropped the
+ * last reference: the caller must then pass the config to veer_config_free()
+ * (workers hand it to the control loop for that). */
+void veer_config_ref(struct veer_config *c);
+bool veer_config_unref(struct veer_config *c);
+void veer_config_free(struct veer_config *c);
+
+/* Lookups by name; NULL when absent. */
+struct veer_pool_conf *veer_config_pool(const struct veer_config *c, const char *name);
+struct veer_route_conf *veer_config_route(const struct veer_config *c, const char *name);
+
+/* Parse helpers shared by the loader and its tests.  Each returns VEER_OK or
+ * VEER_ERR (then *out is untouched). */
+int veer_parse_duration(const char *s, veer_ms_t *out);  /* "250ms" "2s" "1m" "1h" */
+int veer_parse_size(const char *s, uint64_t *out);       /* "512" "16k" "1m" "1g" */
+int veer_parse_addr(const char *s, struct veer_addr *out, bool resolve_names);
+/* veer_parse_addr() that explains a failure: on VEER_ERR, WHY (WHYLEN bytes,
+ * may be NULL/0) receives a short reason ("missing :PORT", "cannot resolve
+ * \"db\": Name or service not known" ...). */
+int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names,
+			char *why, size_t whylen);
+int veer_parse_percent(const char *s, uint32_t *out); /* "20%" -> 20; 0..100 */
+int veer_parse_rate(const char *s, double *out);      /* "500/s" "30/m" -> per second */
+
+/* Print the config key reference (one markdown table row per key, from the
+ * key table that drives the loader) to F. */
+void veer_config_reference(FILE *f);
+
+#endif

@@ -1,0 +1,149 @@
+/* veer — client connections, upstream connections and the request state
+ * machine that joins them.
+ *
+ * A client connection carries one request at a time (pipelined requests wait
+ * in its input buffer).  For a proxied request it is paired with one
+ * upstream connection; the pair holds pointers to each other, which are
+ * cleared on both sides before either is torn down.  Objects are never freed
+ * inside their own callbacks: closing marks them and the worker's gc event
+ * frees them from the loop.
+ */
+#ifndef VEER_PROXY_H
+#define VEER_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <llhttp.h>
+
+#include "veer/common.h"
+
+#include "veer/config.h"
+#include "veer/http1.h"
+#include "veer/worker.h"
+
+#define VEER_CLIENT_MAGIC 0x56434c54u   /* "VCLT" */
+#define VEER_UPSTREAM_MAGIC 0x56555053u /* "VUPS" */
+
+/* Bytes buffered towards a peer above which the other side stops reading,
+ * and below which it resumes (back-pressure). */
+#define VEER_HIGH_WATER (256u * 1024u)
+#define VEER_LOW_WATER (64u * 1024u)
+/* Most bytes read from a socket in one go. */
+#define VEER_READ_CHUNK (16u * 1024u)
+
+/* The client side of a request.  Transitions happen only in proxy.c's
+ * set_state(). */
+enum veer_client_state {
+	VEER_CS_IDLE = 0,  /* keep-alive: waiting for the first byte of a request */
+	VEER_CS_HEAD,      /* reading a request head (header timeout runs) */
+	VEER_CS_FORWARD,   /* head done: body (if any) flows up, response flows down */
+	VEER_CS_TUNNEL,    /* after 101 Switching Protocols: raw bytes both ways */
+	VEER_CS_CLOSING,   /* flushing what is left of the output, then close */
+	VEER_CS_CLOSED,    /* torn down, waiting for the gc pass */
+};
+
+enum veer_upstream_state {
+	VEER_US_CONNECTING = 0, /* non-blocking connect in progress */
+	VEER_US_ACTIVE,         /* carrying a request/response */
+	VEER_US_IDLE,           /* in its server's keep-alive pool */
+	VEER_US_CLOSED,         /* torn down, waiting for the gc pass */
+};
+
+struct veer_upstream {
+	uint32_t magic;
+	enum veer_upstream_state state;
+	int fd;
+	struct veer_worker *w;
+	struct veer_client *client; /* paired client, NULL when idle */
+	struct event rev, wev, timer;
+	struct evbuffer *in, *out;
+	llhttp_t parser;
+	struct veer_msg resp;
+	struct veer_hdr hdrs[128];
+	struct veer_pool_conf *pool; /* generation pinned by the client */
+	uint32_t server;             /* index in pool->servers */
+	bool reused;        /* came from the keep-alive pool */
+	bool head_done;     /* response head forwarded to the client */
+	bool read_paused;   /* back-pressure: client output is full */
+	bool keep_alive;    /* may go back to the pool after the response */
+	bool got_bytes;     /* any response byte arrived */
+	uint64_t requests;  /* served on this connection */
+	TAILQ_ENTRY(veer_upstream) link; /* idle list or free list */
+};
+
+struct veer_client {
+	uint32_t magic;
+	enum veer_client_state state;
+	int fd;
+	struct veer_worker *w;
+	struct veer_listener_conf *lconf;
+	struct veer_config *config; /* generation pinned for the current request */
+	struct event rev, wev, timer;
+	struct evbuffer *in, *out;
+	llhttp_t parser;
+	struct veer_msg req;
+	struct veer_hdr *hdrs; /* lconf->max_headers entries */
+	struct veer_upstream *up;
+	struct veer_route_conf *route;
+	struct veer_pool_conf *pool;
+	char ip[48];
+	char req_id[40];     /* generated X-Request-Id for this request, or "" */
+	struct evbuffer *replay; /* request head kept for one retry on a dead reused connection */
+	int http_minor;
+	bool read_paused;    /* back-pressure: upstream output is full */
+	bool req_done;       /* request fully passed upstream */
+	bool keep_alive;     /* the connection may carry another request */
+	bool retried;        /* the one retry on a fresh connection was used */
+	bool resp_started;   /* a response byte was sent for this request */
+	bool body_sent;      /* a request body byte went upstream */
+	bool is_head;
+	TAILQ_ENTRY(veer_client) link;
+};
+
+/* Take over accepted socket FD from LCONF's listener (NULL on worker stop). */
+void veer_client_accept(struct veer_worker *w, struct veer_listener_conf *lconf, int fd,
+			const struct sockaddr *sa, int salen);
+
+/* Close a client connection now (marks it, frees later). */
+void veer_client_close(struct veer_client *c);
+
+/* During a graceful stop: close if idle, else close after the current
+ * response. */
+void veer_client_shutdown(struct veer_client *c);
+
+/* Free what the gc pass collected. */
+void veer_client_free(struct veer_client *c);
+void veer_upstream_free(struct veer_upstream *u);
+
+/* Upstream side (upstream.c). */
+
+/* A connection to server SIDX of POOL: an idle pooled one, else a new
+ * non-blocking connect.  NULL when the socket cannot even be created. */
+struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_pool_conf *pool,
+					uint32_t sidx, bool fresh);
+/* Return U to its server's idle pool (or close it when the pool is full). */
+void veer_upstream_release(struct veer_upstream *u);
+void veer_upstream_close(struct veer_upstream *u);
+/* Try to write U's output now; arm the write event when some is left. */
+int veer_upstream_flush(struct veer_upstream *u);
+
+/* Shared socket helpers (conn.c). */
+
+/* Read up to VEER_READ_CHUNK bytes from FD into IN.  Returns bytes read,
+ * 0 on EOF, -1 with errno (EAGAIN included). */
+ssize_t veer_sock_read(int fd, struct evbuffer *in);
+/* Write as much of OUT as the socket takes; -1 on error other than EAGAIN. */
+int veer_sock_write(int fd, struct evbuffer *out);
+
+/* Callbacks from upstream.c into the state machine (proxy.c). */
+void veer_proxy_upstream_connected(struct veer_upstream *u);
+void veer_proxy_upstream_readable(struct veer_upstream *u);
+void veer_proxy_upstream_error(struct veer_upstream *u, int status);
+void veer_proxy_upstream_drained(struct veer_upstream *u);
+
+#endif

@@ -1,0 +1,409 @@
+/* veer — configuration generations: error lists, reference counting,
+ * freeing, lookups and the value parsers shared by the YAML loader
+ * (config_yaml.c) and its tests.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "veer/balance.h"
+#include "veer/common.h"
+#include "veer/config.h"
+
+/* A config file larger than this is a mistake, not a config. */
+#define MAX_CONFIG_BYTES (16u * 1024 * 1024)
+
+void veer_errors_add(struct veer_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *line;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	line = veer_xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(line, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	e->lines = veer_xrealloc(e->lines, (e->n + 1) * sizeof(*e->lines));
+	e->lines[e->n++] = line;
+}
+
+void veer_errors_free(struct veer_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->lines[i]);
+	free(e->lines);
+	e->lines = NULL;
+	e->n = 0;
+}
+
+struct veer_config *veer_config_load(const char *path, struct veer_errors *errs)
+{
+	struct veer_config *c = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	FILE *f;
+
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		veer_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		veer_errors_add(errs, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > MAX_CONFIG_BYTES) {
+		veer_errors_add(errs, "%s: file too large (over %u bytes)", path,
+				MAX_CONFIG_BYTES);
+		goto out;
+	}
+	/* Read until EOF rather than trusting st_size: the file may change. */
+	buf = veer_xmalloc(MAX_CONFIG_BYTES + 1);
+	len = fread(buf, 1, MAX_CONFIG_BYTES + 1, f);
+	if (ferror(f)) {
+		veer_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	if (len > MAX_CONFIG_BYTES) {
+		veer_errors_add(errs, "%s: file too large (over %u bytes)", path,
+				MAX_CONFIG_BYTES);
+		goto out;
+	}
+	c = veer_config_load_mem(path, buf, len, errs);
+out:
+	free(buf);
+	if (f != NULL)
+		fclose(f);
+	return c;
+}
+
+void veer_config_ref(struct veer_config *c)
+{
+	VEER_CHECK_MAGIC(c, VEER_CONFIG_MAGIC);
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+bool veer_config_unref(struct veer_config *c)
+{
+	VEER_CHECK_MAGIC(c, VEER_CONFIG_MAGIC);
+	/* acq_rel: whoever drops the last reference must see every write made
+	 * by the other holders before it frees. */
+	return atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1;
+}
+
+static void pool_fini(struct veer_pool_conf *p)
+{
+	if (p->balancer != NULL && p->balancer->release != NULL)
+		p->balancer->release(p);
+	for (size_t i = 0; i < p->nservers; i++)
+		free(p->servers[i].address);
+	free(p->servers);
+	free(p->hash_key);
+	free(p->version);
+	free(p->name);
+}
+
+static void route_fini(struct veer_route_conf *r)
+{
+	free(r->respond_body);
+	free(r->match_path_prefix);
+	free(r->match_host);
+	free(r->name);
+}
+
+/* Frees a config whether it is complete or was abandoned half-built by the
+ * loader: every pointer is either NULL or owned. */
+void veer_config_free(struct veer_config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		free(c->listeners[i].routes);
+		free(c->listeners[i].name);
+	}
+	free(c->listeners);
+	for (size_t i = 0; i < c->npools; i++)
+		pool_fini(&c->pools[i]);
+	free(c->pools);
+	for (size_t i = 0; i < c->nroutes; i++)
+		route_fini(&c->routes[i]);
+	free(c->routes);
+	free(c->global.user);
+	free(c->global.log_error);
+	free(c->global.log_access);
+	free(c->path);
+	c->magic = 0;
+	free(c);
+}
+
+struct veer_pool_conf *veer_config_pool(const struct veer_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->npools; i++)
+		if (c->pools[i].name != NULL && strcmp(c->pools[i].name, name) == 0)
+			return &c->pools[i];
+	return NULL;
+}
+
+struct veer_route_conf *veer_config_route(const struct veer_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nroutes; i++)
+		if (c->routes[i].name != NULL && strcmp(c->routes[i].name, name) == 0)
+			return &c->routes[i];
+	return NULL;
+}
+
+/* Leading decimal digits of S into *N (at least one digit, no sign, no
+ * overflow); *END is set past them. */
+static int parse_digits(const char *s, uint64_t *n, const char **end)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return VEER_ERR;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return VEER_ERR;
+		v = v * 10 + d;
+	}
+	*n = v;
+	*end = p;
+	return VEER_OK;
+}
+
+int veer_parse_duration(const char *s, veer_ms_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	uint64_t n;
+	const char *p;
+
+	if (parse_digits(s, &n, &p) != VEER_OK)
+		return VEER_ERR;
+	for (size_t i = 0; i < VEER_ARRAY_LEN(units); i++) {
+		if (strcmp(p, units[i].unit) != 0)
+			continue;
+		if (n > UINT64_MAX / units[i].ms)
+			return VEER_ERR;
+		*out = n * units[i].ms;
+		return VEER_OK;
+	}
+	return VEER_ERR; /* a bare number is ambiguous: seconds or ms? */
+}
+
+int veer_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t n, mult;
+	const char *p;
+
+	if (parse_digits(s, &n, &p) != VEER_OK)
+		return VEER_ERR;
+	switch (*p) {
+	case '\0': mult = 1; break;
+	case 'k': case 'K': mult = 1024; break;
+	case 'm': case 'M': mult = 1024 * 1024; break;
+	case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
+	default: return VEER_ERR;
+	}
+	if (*p != '\0' && p[1] != '\0')
+		return VEER_ERR;
+	if (n > UINT64_MAX / mult)
+		return VEER_ERR;
+	*out = n * mult;
+	return VEER_OK;
+}
+
+int veer_parse_percent(const char *s, uint32_t *out)
+{
+	uint64_t n;
+	const char *p;
+
+	if (parse_digits(s, &n, &p) != VEER_OK || strcmp(p, "%") != 0 || n > 100)
+		return VEER_ERR;
+	*out = (uint32_t)n;
+	return VEER_OK;
+}
+
+int veer_parse_rate(const char *s, double *out)
+{
+	uint64_t n;
+	const char *p;
+
+	if (parse_digits(s, &n, &p) != VEER_OK || n == 0 || n > UINT32_MAX)
+		return VEER_ERR;
+	if (strcmp(p, "/s") == 0)
+		*out = (double)n;
+	else if (strcmp(p, "/m") == 0)
+		*out = (double)n / 60.0;
+	else if (strcmp(p, "/h") == 0)
+		*out = (double)n / 3600.0;
+	else
+		return VEER_ERR;
+	return VEER_OK;
+}
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+static bool hostname_ok(const char *h)
+{
+	for (; *h != '\0'; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || *h == '-' || *h == '.' || *h == '_'))
+			return false;
+	return true;
+}
+
+/* Fill A from the first result of getaddrinfo(HOST) with FAMILY and FLAGS;
+ * returns 0 or a getaddrinfo error code. */
+static int lookup(const char *host, int family, int flags, struct veer_addr *a)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = flags;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0)
+		goto out;
+	if (res->ai_addrlen > sizeof(a->ss)) {
+		rc = EAI_FAMILY;
+		goto out;
+	}
+	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+	a->len = res->ai_addrlen;
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	return rc;
+}
+
+int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names,
+			char *why, size_t whylen)
+{
+	struct veer_addr a;
+	char host[256], num[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	const char *hs, *he, *ps, *pe;
+	bool bracketed = false;
+	uint64_t port;
+	int rc = VEER_ERR, gai;
+
+	memset(&a, 0, sizeof(a));
+	if (s[0] == '[') {
+		bracketed = true;
+		hs = s + 1;
+		he = strchr(hs, ']');
+		if (he == NULL) {
+			why_set(why, whylen, "missing \"]\" after the IPv6 address");
+			goto out;
+		}
+		if (he[1] != ':') {
+			why_set(why, whylen, "missing :PORT");
+			goto out;
+		}
+		ps = he + 2;
+	} else {
+		he = strrchr(s, ':');
+		if (he == NULL) {
+			why_set(why, whylen, "missing :PORT");
+			goto out;
+		}
+		hs = s;
+		if (memchr(hs, ':', (size_t)(he - hs)) != NULL) {
+			why_set(why, whylen, "write IPv6 addresses in brackets: [::1]:PORT");
+			goto out;
+		}
+		ps = he + 1;
+	}
+	if (he == hs) {
+		why_set(why, whylen, "missing host (use *:PORT for every address)");
+		goto out;
+	}
+	if ((size_t)(he - hs) >= sizeof(host)) {
+		why_set(why, whylen, "host too long");
+		goto out;
+	}
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	if (parse_digits(ps, &port, &pe) != VEER_OK || *pe != '\0' || pe - ps > 5) {
+		why_set(why, whylen, "bad port");
+		goto out;
+	}
+	if (port > 65535) {
+		why_set(why, whylen, "port out of range 0..65535");
+		goto out;
+	}
+
+	if (bracketed) {
+		if (lookup(host, AF_INET6, AI_NUMERICHOST, &a) != 0) {
+			why_set(why, whylen, "bad IPv6 address");
+			goto out;
+		}
+	} else if (strcmp(host, "*") == 0) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		a.len = sizeof(*sin);
+	} else if (lookup(host, AF_INET, AI_NUMERICHOST, &a) == 0) {
+		/* an IPv4 literal */
+	} else if (!hostname_ok(host)) {
+		why_set(why, whylen, "bad host \"%s\"", host);
+		goto out;
+	} else if (!resolve_names) {
+		why_set(why, whylen, "a numeric address is required here");
+		goto out;
+	} else if ((gai = lookup(host, AF_UNSPEC, AI_ADDRCONFIG, &a)) != 0) {
+		why_set(why, whylen, "cannot resolve \"%s\": %s", host, gai_strerror(gai));
+		goto out;
+	}
+
+	if (a.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a.ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&a.ss)->sin6_port = htons((uint16_t)port);
+	if (getnameinfo((struct sockaddr *)&a.ss, a.len, num, sizeof(num), NULL, 0,
+			NI_NUMERICHOST) != 0) {
+		why_set(why, whylen, "cannot format the address");
+		goto out;
+	}
+	snprintf(a.text, sizeof(a.text), a.ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 num, (unsigned)port);
+	*out = a;
+	rc = VEER_OK;
+out:
+	return rc;
+}
+
+int veer_parse_addr(const char *s, struct veer_addr *out, bool resolve_names)
+{
+	return veer_parse_addr_why(s, out, resolve_names, NULL, 0);
+}

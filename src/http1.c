@@ -1,0 +1,576 @@
+/* veer — HTTP/1.1 glue over llhttp (see http1.h). */
+#include "veer/http1.h"
+#include "veer/common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static struct veer_msg *msg_of(llhttp_t *p)
+{
+	return p->data;
+}
+
+static uint32_t off_of(const struct veer_msg *m, const char *at)
+{
+	return (uint32_t)(at - m->base);
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct veer_msg *m = msg_of(p);
+
+	if (m->url.len == 0)
+		m->url.off = off_of(m, at);
+	m->url.len += (uint32_t)len;
+	return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+	struct veer_msg *m = msg_of(p);
+
+	if (m->reason.len == 0)
+		m->reason.off = off_of(m, at);
+	m->reason.len += (uint32_t)len;
+	return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct veer_msg *m = msg_of(p);
+	struct veer_hdr *h;
+
+	if (!m->field_open) {
+		if (m->nhdrs >= m->max_hdrs) {
+			m->too_many = true;
+			return -1;
+		}
+		h = &m->hdrs[m->nhdrs];
+		h->name.off = off_of(m, at);
+		h->name.len = 0;
+		/* An empty value gets no on_header_value call at all. */
+		h->value.off = h->name.off;
+		h->value.len = 0;
+		m->field_open = true;
+	}
+	m->hdrs[m->nhdrs].name.len += (uint32_t)len;
+	return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+	msg_of(p)->field_open = false;
+	return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct veer_msg *m = msg_of(p);
+	struct veer_hdr *h = &m->hdrs[m->nhdrs];
+
+	if (!m->value_open) {
+		h->value.off = off_of(m, at);
+		h->value.len = 0;
+		m->value_open = true;
+	}
+	h->value.len += (uint32_t)len;
+	return 0;
+}
+
+/* Does the comma-separated list V (LEN bytes) contain TOKEN? */
+static bool list_has(const char *v, size_t len, const char *token)
+{
+	size_t i = 0, start, end;
+
+	while (i < len) {
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < len && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end > start && veer_token_eq(v + start, end - start, token))
+			return true;
+	}
+	return false;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct veer_msg *m = msg_of(p);
+	struct veer_hdr *h = &m->hdrs[m->nhdrs];
+	const char *name = m->base + h->name.off;
+	const char *val = m->base + h->value.off;
+
+	/* Trailing whitespace is not part of a field value (RFC 9110 §5.5). */
+	while (h->value.len > 0 && (val[h->value.len - 1] == ' ' || val[h->value.len - 1] == '\t'))
+		h->value.len--;
+	m->value_open = false;
+	/* obs-fold (a line starting with SP or HTAB continuing a value) is
+	 * rejected, never unfolded (RFC 9112 §5.2): llhttp passes it on as
+	 * part of the value, so a CR or LF inside the value means one. */
+	if (memchr(val, '\n', h->value.len) != NULL || memchr(val, '\r', h->value.len) != NULL)
+		return -1;
+
+	switch (h->name.len) {
+	case 4:
+		if (veer_token_eq(name, 4, "host")) {
+			/* A second Host is a 400 (RFC 9112 §3.2). */
+			if (m->host >= 0 && p->type == HTTP_REQUEST)
+				return -1;
+			m->host = (int32_t)m->nhdrs;
+			m->flags |= VEER_H_HOST;
+		}
+		break;
+	case 6:
+		if (veer_token_eq(name, 6, "expect") && veer_token_eq(val, h->value.len, "100-continue"))
+			m->flags |= VEER_H_EXPECT_100;
+		break;
+	case 7:
+		if (veer_token_eq(name, 7, "upgrade"))
+			m->flags |= VEER_H_UPGRADE;
+		break;
+	case 10:
+		if (veer_token_eq(name, 10, "connection"))
+			m->flags |= VEER_H_CONNECTION;
+		break;
+	case 12:
+		if (veer_token_eq(name, 12, "x-request-id") && h->value.len > 0)
+			m->req_id = (int32_t)m->nhdrs;
+		break;
+	case 17:
+		if (veer_token_eq(name, 17, "transfer-encoding") &&
+		    list_has(val, h->value.len, "chunked"))
+			m->flags |= VEER_H_CHUNKED;
+		break;
+	default:
+		break;
+	}
+	m->nhdrs++;
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct veer_msg *m = msg_of(p);
+
+	if (m->skip_body)
+		p->flags |= F_SKIPBODY;
+	/* Pause: the caller learns the exact head length and decides what
+	 * to do before any body byte is walked. */
+	return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct veer_msg *m = msg_of(p);
+
+	m->body_bytes += len;
+	if (m->body_sink != NULL)
+		evbuffer_add(m->body_sink, at, len);
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	msg_of(p)->complete = true;
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+	.on_url = on_url,
+	.on_status = on_status,
+	.on_header_field = on_header_field,
+	.on_header_field_complete = on_header_field_complete,
+	.on_header_value = on_header_value,
+	.on_header_value_complete = on_header_value_complete,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+void veer_msg_init(struct veer_msg *msg, llhttp_t *parser, llhttp_type_t type,
+		   struct veer_hdr *hdrs, uint32_t max)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->hdrs = hdrs;
+	msg->max_hdrs = max;
+	msg->host = -1;
+	msg->req_id = -1;
+	llhttp_init(parser, type, &settings);
+	parser->data = msg;
+}
+
+void veer_msg_reset(struct veer_msg *msg)
+{
+	struct veer_hdr *hdrs = msg->hdrs;
+	uint32_t max = msg->max_hdrs;
+	struct evbuffer *sink = msg->body_sink;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->hdrs = hdrs;
+	msg->max_hdrs = max;
+	msg->host = -1;
+	msg->req_id = -1;
+	msg->body_sink = sink;
+}
+
+static int error_status(llhttp_t *p, const struct veer_msg *m)
+{
+	if (m->too_many)
+		return 431;
+	if (llhttp_get_errno(p) == HPE_INVALID_VERSION)
+		return 505;
+	return 400;
+}
+
+int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size_t len,
+			  int *status)
+{
+	llhttp_errno_t err;
+
+	m->base = buf;
+	for (;;) {
+		err = llhttp_execute(p, buf + m->parsed, len - m->parsed);
+		if (err == HPE_OK) {
+			m->parsed = (uint32_t)len;
+			return VEER_AGAIN;
+		}
+		if (err == HPE_PAUSED_UPGRADE) {
+			/* The previous message asked for an upgrade that did
+			 * not happen: go on parsing HTTP. */
+			m->parsed = (uint32_t)(llhttp_get_error_pos(p) - buf);
+			llhttp_resume_after_upgrade(p);
+			continue;
+		}
+		break;
+	}
+	if (err == HPE_PAUSED && !m->complete) {
+		m->head_len = (uint32_t)(llhttp_get_error_pos(p) - buf);
+		m->parsed = m->head_len;
+		llhttp_resume(p);
+		if (p->type == HTTP_REQUEST && m->host < 0 && p->http_major == 1 &&
+		    p->http_minor == 1) {
+			/* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
+			*status = 400;
+			return VEER_ERR;
+		}
+		return VEER_OK;
+	}
+	*status = error_status(p, m);
+	return VEER_ERR;
+}
+
+static int walk(llhttp_t *p, struct veer_msg *m, const char *data, size_t len, size_t *used)
+{
+	llhttp_errno_t err = llhttp_execute(p, data, len);
+
+	if (err == HPE_OK) {
+		*used = len;
+		return VEER_AGAIN;
+	}
+	if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && m->complete) {
+		*used = (size_t)(llhttp_get_error_pos(p) - data);
+		return VEER_OK;
+	}
+	return VEER_ERR;
+}
+
+int veer_http1_parse_body(llhttp_t *p, struct veer_msg *m, struct evbuffer *in, size_t *n)
+{
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr ptr;
+	size_t total = 0, used = 0;
+	int nv, i, rc;
+
+	*n = 0;
+	if (m->complete)
+		return VEER_OK;
+	if (evbuffer_get_length(in) == 0) {
+		/* A message without body completes without any byte. */
+		rc = walk(p, m, "", 0, &used);
+		return rc;
+	}
+	for (;;) {
+		evbuffer_ptr_set(in, &ptr, total, EVBUFFER_PTR_SET);
+		nv = evbuffer_peek(in, -1, &ptr, v, (int)VEER_ARRAY_LEN(v));
+		if (nv <= 0)
+			break;
+		if (nv > (int)VEER_ARRAY_LEN(v))
+			nv = (int)VEER_ARRAY_LEN(v);
+		for (i = 0; i < nv; i++) {
+			rc = walk(p, m, v[i].iov_base, v[i].iov_len, &used);
+			total += used;
+			if (rc != VEER_AGAIN) {
+				*n = total;
+				return rc;
+			}
+		}
+		if (total >= evbuffer_get_length(in))
+			break;
+	}
+	*n = total;
+	return VEER_AGAIN;
+}
+
+int veer_http1_finish(llhttp_t *p, struct veer_msg *m)
+{
+	llhttp_errno_t err;
+
+	if (m->complete)
+		return VEER_OK;
+	if (llhttp_get_errno(p) != HPE_OK)
+		return VEER_ERR;
+	err = llhttp_finish(p);
+	if (m->complete && (err == HPE_OK || err == HPE_PAUSED))
+		return VEER_OK;
+	return VEER_ERR;
+}
+
+bool veer_http1_hop_by_hop(const char *name, size_t len)
+{
+	switch (len) {
+	case 2:
+		return veer_token_eq(name, len, "te");
+	case 7:
+		return veer_token_eq(name, len, "trailer") || veer_token_eq(name, len, "upgrade");
+	case 8:
+		return veer_token_eq(name, len, "trailers");
+	case 10:
+		return veer_token_eq(name, len, "connection") ||
+		       veer_token_eq(name, len, "keep-alive");
+	case 16:
+		return veer_token_eq(name, len, "proxy-connection");
+	case 17:
+		return veer_token_eq(name, len, "transfer-encoding");
+	case 18:
+		return veer_token_eq(name, len, "proxy-authenticate");
+	default:
+		return false;
+	}
+}
+
+bool veer_http1_connection_lists(const struct veer_msg *m, const char *name, size_t len)
+{
+	char tok[128];
+	uint32_t i;
+
+	if (!(m->flags & VEER_H_CONNECTION) || len >= sizeof(tok))
+		return false;
+	memcpy(tok, name, len);
+	tok[len] = '\0';
+	for (i = 0; i < m->nhdrs; i++) {
+		const struct veer_hdr *h = &m->hdrs[i];
+		if (veer_token_eq(veer_span_ptr(m, h->name), h->name.len, "connection") &&
+		    list_has(veer_span_ptr(m, h->value), h->value.len, tok))
+			return true;
+	}
+	return false;
+}
+
+/* Is header H of M one the proxy drops when forwarding? */
+static bool dropped(const struct veer_msg *m, const struct veer_hdr *h)
+{
+	const char *name = veer_span_ptr(m, h->name);
+
+	return veer_http1_hop_by_hop(name, h->name.len) ||
+	       ((m->flags & VEER_H_CONNECTION) && veer_http1_connection_lists(m, name, h->name.len));
+}
+
+static bool named(const struct veer_msg *m, const struct veer_hdr *h, const char *lit)
+{
+	return veer_token_eq(veer_span_ptr(m, h->name), h->name.len, lit);
+}
+
+static void add_hdr(struct evbuffer *out, const struct veer_msg *m, const struct veer_hdr *h)
+{
+	evbuffer_add(out, veer_span_ptr(m, h->name), h->name.len);
+	evbuffer_add(out, ": ", 2);
+	evbuffer_add(out, veer_span_ptr(m, h->value), h->value.len);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Offset just past the CRLF that ends header line I. */
+static uint32_t line_end(const struct veer_msg *m, uint32_t i)
+{
+	return i + 1 < m->nhdrs ? m->hdrs[i + 1].name.off : m->head_len - 2;
+}
+
+/* Copy the header lines of M that KEEP accepts, as runs of consecutive raw
+ * lines: most heads go out in one or two copies, not one per header. */
+static void copy_kept(struct evbuffer *out, const struct veer_msg *m,
+		      bool (*keep)(const struct veer_msg *, const struct veer_hdr *, void *), void *arg)
+{
+	uint32_t i, run = UINT32_MAX;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		if (keep(m, &m->hdrs[i], arg)) {
+			if (run == UINT32_MAX)
+				run = m->hdrs[i].name.off;
+			continue;
+		}
+		if (run != UINT32_MAX) {
+			evbuffer_add(out, m->base + run, m->hdrs[i].name.off - run);
+			run = UINT32_MAX;
+		}
+	}
+	if (run != UINT32_MAX)
+		evbuffer_add(out, m->base + run, line_end(m, m->nhdrs - 1) - run);
+}
+
+static bool keep_request_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
+{
+	(void)arg;
+	return !dropped(m, h) && !named(m, h, "x-forwarded-for") && !named(m, h, "via") &&
+	       !named(m, h, "x-forwarded-proto") && !named(m, h, "x-forwarded-host");
+}
+
+static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
+{
+	bool *has_req_id = arg;
+
+	if (dropped(m, h))
+		return false;
+	if (h->name.len == 12 && named(m, h, "x-request-id"))
+		*has_req_id = true;
+	return true;
+}
+
+size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, llhttp_t *p,
+				const struct veer_fwd *fwd)
+{
+	size_t before = evbuffer_get_length(out);
+	const struct veer_hdr *xff = NULL, *via = NULL;
+	uint32_t i;
+
+	evbuffer_add(out, llhttp_method_name((llhttp_method_t)p->method),
+		     strlen(llhttp_method_name((llhttp_method_t)p->method)));
+	evbuffer_add(out, " ", 1);
+	evbuffer_add(out, veer_span_ptr(m, m->url), m->url.len);
+	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	copy_kept(out, m, keep_request_hdr, NULL);
+	for (i = 0; i < m->nhdrs; i++) {
+		const struct veer_hdr *h = &m->hdrs[i];
+		if (h->name.len == 15 && xff == NULL && named(m, h, "x-forwarded-for"))
+			xff = h;
+		else if (h->name.len == 3 && named(m, h, "via"))
+			via = h;
+	}
+	if (m->host < 0 && fwd->default_host != NULL)
+		evbuffer_add_printf(out, "Host: %s\r\n", fwd->default_host);
+	/* The body travels with its original framing (RFC 9112 §6.1). */
+	if (m->flags & VEER_H_CHUNKED)
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (fwd->upgrade) {
+		evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		for (i = 0; i < m->nhdrs; i++)
+			if (named(m, &m->hdrs[i], "upgrade"))
+				add_hdr(out, m, &m->hdrs[i]);
+	}
+	/* X-Forwarded-For: every earlier hop, then this client. */
+	evbuffer_add(out, "X-Forwarded-For: ", 17);
+	for (i = 0; xff != NULL && i < m->nhdrs; i++) {
+		const struct veer_hdr *h = &m->hdrs[i];
+		if (named(m, h, "x-forwarded-for") && h->value.len > 0) {
+			evbuffer_add(out, veer_span_ptr(m, h->value), h->value.len);
+			evbuffer_add(out, ", ", 2);
+		}
+	}
+	evbuffer_add(out, fwd->client_ip, strlen(fwd->client_ip));
+	evbuffer_add_printf(out, "\r\nX-Forwarded-Proto: %s\r\n", fwd->proto);
+	if (m->host >= 0) {
+		evbuffer_add(out, "X-Forwarded-Host: ", 18);
+		evbuffer_add(out, veer_span_ptr(m, m->hdrs[m->host].value), m->hdrs[m->host].value.len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	evbuffer_add(out, "Via: ", 5);
+	if (via != NULL && via->value.len > 0) {
+		evbuffer_add(out, veer_span_ptr(m, via->value), via->value.len);
+		evbuffer_add(out, ", ", 2);
+	}
+	evbuffer_add_printf(out, "1.%d veer\r\n", p->http_minor);
+	if (fwd->request_id != NULL)
+		evbuffer_add_printf(out, "X-Request-Id: %s\r\n", fwd->request_id);
+	evbuffer_add(out, "\r\n", 2);
+	return evbuffer_get_length(out) - before;
+}
+
+size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m, llhttp_t *p,
+				 const struct veer_resp *r)
+{
+	size_t before = evbuffer_get_length(out);
+	bool has_req_id = false;
+	uint32_t i;
+
+	evbuffer_add_printf(out, "HTTP/1.%d %d ", r->http_minor, p->status_code);
+	evbuffer_add(out, veer_span_ptr(m, m->reason), m->reason.len);
+	evbuffer_add(out, "\r\n", 2);
+	copy_kept(out, m, keep_response_hdr, &has_req_id);
+	if ((m->flags & VEER_H_CHUNKED) && !r->dechunk)
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (r->upgrade) {
+		evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		for (i = 0; i < m->nhdrs; i++)
+			if (named(m, &m->hdrs[i], "upgrade"))
+				add_hdr(out, m, &m->hdrs[i]);
+	} else if (r->close) {
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	} else if (r->keep_alive_10) {
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	}
+	if (r->pool != NULL)
+		evbuffer_add_printf(out, "X-Veer-Pool: %s\r\n", r->pool);
+	if (r->version != NULL)
+		evbuffer_add_printf(out, "X-Veer-Version: %s\r\n", r->version);
+	if (!has_req_id && r->request_id != NULL)
+		evbuffer_add_printf(out, "X-Request-Id: %s\r\n", r->request_id);
+	evbuffer_add(out, "\r\n", 2);
+	return evbuffer_get_length(out) - before;
+}
+
+const char *veer_http1_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+void veer_http1_write_simple(struct evbuffer *out, int status, int http_minor, bool close,
+			     const char *extra, const char *body, size_t body_len)
+{
+	evbuffer_add_printf(out,
+			    "HTTP/1.%d %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
+			    http_minor, status, veer_http1_reason(status), body_len,
+			    close ? "Connection: close\r\n" : "", extra ? extra : "");
+	if (body_len > 0)
+		evbuffer_add(out, body, body_len);
+}

@@ -1,0 +1,107 @@
+/* veer — listening sockets: one per listener per worker, all bound to the
+ * same address with SO_REUSEPORT so the kernel spreads connections over the
+ * workers without a shared accept lock. */
+#include "veer/common.h"
+#include "veer/log.h"
+#include "veer/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 4096
+
+static int bind_one(const struct sockaddr_storage *ss, socklen_t len, const char *name)
+{
+	int fd, one = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	return fd;
+fail:
+	veer_err("listener %s: %s", name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+int veer_listeners_bind(struct veer_process *proc)
+{
+	struct veer_config *cfg = proc->config;
+	unsigned k;
+	size_t i;
+
+	proc->listen_fds = veer_xcalloc(proc->nworkers, sizeof(int *));
+	for (k = 0; k < proc->nworkers; k++) {
+		proc->listen_fds[k] = veer_xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(int));
+		for (i = 0; i < cfg->nlisteners; i++)
+			proc->listen_fds[k][i] = -1;
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		struct veer_listener_conf *l = &cfg->listeners[i];
+		struct sockaddr_storage ss = l->addr.ss;
+		socklen_t len = l->addr.len;
+		char text[96];
+
+		for (k = 0; k < proc->nworkers; k++) {
+			int fd = bind_one(&ss, len, l->name);
+			if (fd < 0)
+				return VEER_ERR;
+			proc->listen_fds[k][i] = fd;
+			if (k == 0) {
+				/* Port 0: the OS picks one, and every other
+				 * worker binds that same port. */
+				len = sizeof(ss);
+				getsockname(fd, (struct sockaddr *)&ss, &len);
+			}
+		}
+		addr_text(&ss, text, sizeof(text));
+		veer_info("listener %s on %s", l->name, text);
+	}
+	return VEER_OK;
+}
+
+void veer_listeners_close(struct veer_process *proc)
+{
+	unsigned k;
+	size_t i;
+
+	if (proc->listen_fds == NULL)
+		return;
+	for (k = 0; k < proc->nworkers; k++) {
+		for (i = 0; i < proc->config->nlisteners; i++)
+			if (proc->listen_fds[k][i] >= 0)
+				close(proc->listen_fds[k][i]);
+		free(proc->listen_fds[k]);
+	}
+	free(proc->listen_fds);
+	proc->listen_fds = NULL;
+}

@@ -1,0 +1,950 @@
+/* veer — the request state machine: client connection, routing, pairing with
+ * an upstream connection, moving bytes both ways with back-pressure.
+ *
+ * Bodies are never copied: they move between evbuffers by chunk
+ * (evbuffer_remove_buffer) after llhttp has walked them to find where the
+ * message ends.  The only exception is re-framing a chunked response for an
+ * HTTP/1.0 client, which has to decode it.
+ */
+#include "veer/proxy.h"
+#include "veer/common.h"
+#include "veer/log.h"
+#include "veer/router.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Upstream response heads larger than this are a 502. */
+#define RESP_HEAD_MAX (64u * 1024u)
+/* response_head(): an interim 1xx head went through, parse the next one. */
+#define HEAD_INTERIM 1
+
+static const char *const state_names[] = {
+	[VEER_CS_IDLE] = "idle", [VEER_CS_HEAD] = "head", [VEER_CS_FORWARD] = "forward",
+	[VEER_CS_TUNNEL] = "tunnel", [VEER_CS_CLOSING] = "closing", [VEER_CS_CLOSED] = "closed",
+};
+
+static void client_process(struct veer_client *c);
+static void client_flush(struct veer_client *c);
+static void response_process(struct veer_upstream *u);
+static void finish_request(struct veer_client *c);
+
+/* The one place client states change. */
+static void set_state(struct veer_client *c, enum veer_client_state s)
+{
+	veer_debug("client fd %d: %s -> %s", c->fd, state_names[c->state], state_names[s]);
+	c->state = s;
+}
+
+static void arm_timer(struct veer_client *c, veer_ms_t ms)
+{
+	event_add(&c->timer, veer_worker_timeout(c->w, ms));
+}
+
+static void pause_read(struct veer_client *c)
+{
+	if (!c->read_paused) {
+		event_del(&c->rev);
+		c->read_paused = true;
+		/* A body we stop reading on purpose is not a stalled one. */
+		if (c->state == VEER_CS_FORWARD)
+			event_del(&c->timer);
+	}
+}
+
+static void resume_read(struct veer_client *c)
+{
+	if (c->read_paused && c->state != VEER_CS_CLOSING && c->state != VEER_CS_CLOSED) {
+		event_add(&c->rev, NULL);
+		c->read_paused = false;
+	}
+}
+
+static void up_pause_read(struct veer_upstream *u)
+{
+	if (!u->read_paused) {
+		event_del(&u->rev);
+		u->read_paused = true;
+	}
+}
+
+static void up_resume_read(struct veer_upstream *u)
+{
+	if (u->read_paused) {
+		u->read_paused = false;
+		if (u->state == VEER_US_ACTIVE)
+			event_add(&u->rev, NULL);
+	}
+}
+
+/* Pair client and upstream; the server's in-flight count follows. */
+static void pair(struct veer_client *c, struct veer_upstream *u)
+{
+	c->up = u;
+	u->client = c;
+	c->w->pools[u->pool->index].bal.servers[u->server].inflight++;
+}
+
+/* Clear both back-pointers (before either side is torn down). */
+static void unpair(struct veer_client *c)
+{
+	struct veer_upstream *u = c->up;
+
+	if (u == NULL)
+		return;
+	c->w->pools[u->pool->index].bal.servers[u->server].inflight--;
+	c->up = NULL;
+	u->client = NULL;
+}
+
+void veer_client_close(struct veer_client *c)
+{
+	struct veer_worker *w = c->w;
+	struct veer_upstream *u = c->up;
+
+	if (c->state == VEER_CS_CLOSED)
+		return;
+	if (u != NULL) {
+		unpair(c);
+		veer_upstream_close(u);
+	}
+	event_del(&c->rev);
+	event_del(&c->wev);
+	event_del(&c->timer);
+	close(c->fd);
+	c->fd = -1;
+	set_state(c, VEER_CS_CLOSED);
+	TAILQ_REMOVE(&w->clients, c, link);
+	TAILQ_INSERT_TAIL(&w->to_free, c, link);
+	veer_worker_schedule_gc(w);
+	veer_worker_client_closed(w);
+}
+
+void veer_client_free(struct veer_client *c)
+{
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	evbuffer_free(c->replay);
+	free(c->hdrs);
+	c->magic = 0;
+	free(c);
+}
+
+/* Stop reading, flush what is queued, then close. */
+static void client_close_after_flush(struct veer_client *c)
+{
+	set_state(c, VEER_CS_CLOSING);
+	pause_read(c);
+	event_del(&c->timer);
+	/* Bound the flush: a client that never reads does not keep us. */
+	arm_timer(c, c->lconf->idle_timeout);
+	client_flush(c);
+}
+
+/* Answer the current request ourselves.  CLOSE forces the connection to
+ * close afterwards; otherwise it stays open when the request was read in
+ * full and the client wants keep-alive. */
+static void respond(struct veer_client *c, int status, const char *body, size_t len, bool close_conn)
+{
+	char extra[96];
+	bool close_after = close_conn || !c->keep_alive || !c->req_done;
+
+	extra[0] = '\0';
+	if (c->req_id[0] != '\0')
+		snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", c->req_id);
+	if (!close_after && c->http_minor == 0)
+		strcat(extra, "Connection: keep-alive\r\n");
+	if (c->is_head)
+		len = 0; /* the head only, with the body's length */
+	veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len);
+	c->resp_started = true;
+	if (close_after)
+		client_close_after_flush(c);
+	else
+		finish_request(c);
+}
+
+static void respond_error(struct veer_client *c, int status, bool close_conn)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, veer_http1_reason(status));
+
+	respond(c, status, body, (size_t)n, close_conn);
+}
+
+/* The request and its response are over: go idle for the next request, or
+ * close. */
+static void finish_request(struct veer_client *c)
+{
+	if (!c->keep_alive || !c->req_done || c->w->stopping) {
+		client_close_after_flush(c);
+		return;
+	}
+	veer_msg_reset(&c->req);
+	llhttp_reset(&c->parser);
+	c->req_id[0] = '\0';
+	evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
+	set_state(c, VEER_CS_IDLE);
+	arm_timer(c, c->lconf->idle_timeout);
+	resume_read(c);
+	client_flush(c);
+	/* Pipelined requests already buffered: run them from the loop, not
+	 * from inside this call chain. */
+	if (c->state == VEER_CS_IDLE && evbuffer_get_length(c->in) > 0)
+		event_active(&c->rev, EV_READ, 1);
+}
+
+/* Tear down a request that cannot complete (the response already started,
+ * or the peer vanished). */
+static void abort_request(struct veer_client *c)
+{
+	veer_client_close(c);
+}
+
+static void client_flush(struct veer_client *c)
+{
+	int rc;
+
+	if (c->state == VEER_CS_CLOSED)
+		return;
+	rc = veer_sock_write(c->fd, c->out);
+	if (rc == VEER_ERR) {
+		abort_request(c);
+		return;
+	}
+	if (rc == VEER_AGAIN) {
+		event_add(&c->wev, NULL);
+		if (c->up != NULL && evbuffer_get_length(c->out) > VEER_HIGH_WATER)
+			up_pause_read(c->up);
+		return;
+	}
+	event_del(&c->wev);
+	if (c->state == VEER_CS_CLOSING)
+		veer_client_close(c);
+}
+
+static void client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_client *c = arg;
+	struct veer_upstream *u;
+
+	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
+	(void)fd;
+	(void)what;
+	client_flush(c);
+	if (c->state == VEER_CS_CLOSED)
+		return;
+	u = c->up;
+	if (u != NULL && u->read_paused && evbuffer_get_length(c->out) < VEER_LOW_WATER) {
+		up_resume_read(u);
+		/* Bytes that arrived before the pause are still buffered. */
+		if (evbuffer_get_length(u->in) > 0)
+			response_process(u);
+	}
+}
+
+static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_client *c = arg;
+
+	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case VEER_CS_HEAD:
+		c->keep_alive = false;
+		respond_error(c, 408, true);
+		break;
+	case VEER_CS_FORWARD:
+		/* The request body stalled. */
+		c->keep_alive = false;
+		if (c->up != NULL) {
+			struct veer_upstream *u = c->up;
+			unpair(c);
+			veer_upstream_close(u);
+		}
+		if (c->resp_started)
+			abort_request(c);
+		else
+			respond_error(c, 408, true);
+		break;
+	default:
+		/* idle keep-alive, or a flush that never finished */
+		veer_client_close(c);
+		break;
+	}
+}
+
+/* Path of the request target: origin-form up to '?', or the path of an
+ * absolute-form target (RFC 9112 §3.2.2). */
+static void target_path(const struct veer_client *c, const char **path, size_t *len)
+{
+	const char *u = veer_span_ptr(&c->req, c->req.url);
+	size_t n = c->req.url.len, i = 0;
+
+	if (n > 0 && u[0] != '/') {
+		const char *sep = memchr(u, ':', n);
+		if (sep != NULL && (size_t)(sep - u) + 3 <= n && sep[1] == '/' && sep[2] == '/') {
+			i = (size_t)(sep - u) + 3;
+			while (i < n && u[i] != '/' && u[i] != '?')
+				i++;
+		}
+	}
+	*path = u + i;
+	*len = n - i;
+	for (size_t k = i; k < n; k++) {
+		if (u[k] == '?') {
+			*len = k - i;
+			break;
+		}
+	}
+	if (*len == 0) {
+		*path = "/";
+		*len = 1;
+	}
+}
+
+/* Hash key for balance: hash, per the pool's hash_on. */
+static void hash_key(const struct veer_client *c, const struct veer_pool_conf *pool,
+		     struct veer_pick_ctx *ctx)
+{
+	const struct veer_msg *m = &c->req;
+	uint32_t i;
+
+	switch (pool->hash_on) {
+	case VEER_HASH_CLIENT_IP:
+		ctx->key = c->ip;
+		ctx->key_len = strlen(c->ip);
+		break;
+	case VEER_HASH_PATH:
+		target_path(c, &ctx->key, &ctx->key_len);
+		break;
+	case VEER_HASH_HEADER:
+		for (i = 0; i < m->nhdrs; i++) {
+			if (veer_token_eq(veer_span_ptr(m, m->hdrs[i].name), m->hdrs[i].name.len,
+					  pool->hash_key)) {
+				ctx->key = veer_span_ptr(m, m->hdrs[i].value);
+				ctx->key_len = m->hdrs[i].value.len;
+				break;
+			}
+		}
+		break;
+	case VEER_HASH_COOKIE: {
+		size_t kl = strlen(pool->hash_key);
+		for (i = 0; i < m->nhdrs && ctx->key == NULL; i++) {
+			const char *v, *end;
+			if (!veer_token_eq(veer_span_ptr(m, m->hdrs[i].name), m->hdrs[i].name.len, "cookie"))
+				continue;
+			v = veer_span_ptr(m, m->hdrs[i].value);
+			end = v + m->hdrs[i].value.len;
+			while (v < end) {
+				const char *semi = memchr(v, ';', (size_t)(end - v));
+				const char *stop = semi ? semi : end;
+				while (v < stop && *v == ' ')
+					v++;
+				if ((size_t)(stop - v) > kl && memcmp(v, pool->hash_key, kl) == 0 &&
+				    v[kl] == '=') {
+					ctx->key = v + kl + 1;
+					ctx->key_len = (size_t)(stop - v) - kl - 1;
+					break;
+				}
+				v = stop + 1;
+			}
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Write the upstream request head and start moving the body. */
+static void send_request_head(struct veer_client *c, struct veer_upstream *u)
+{
+	struct veer_fwd fwd = {
+		.client_ip = c->ip,
+		.proto = "http",
+		.request_id = c->req.req_id < 0 ? c->req_id : NULL,
+		.default_host = u->pool->servers[u->server].addr.text,
+		.upgrade = c->parser.upgrade != 0,
+	};
+
+	u->resp.skip_body = c->is_head;
+	if (evbuffer_get_length(c->replay) > 0) {
+		/* A retry: the head was written once already. */
+		evbuffer_add_buffer(u->out, c->replay);
+		return;
+	}
+	veer_http1_write_request(u->out, &c->req, &c->parser, &fwd);
+	if (u->reused) {
+		/* Keep a copy: a pooled connection may turn out dead, and the
+		 * request is then sent once more on a new one. */
+		size_t n = evbuffer_get_length(u->out);
+		evbuffer_add(c->replay, evbuffer_pullup(u->out, (ssize_t)n), n);
+	}
+}
+
+/* Arm the upstream's response timer once the request is out. */
+static void arm_response_timer(struct veer_upstream *u)
+{
+	event_add(&u->timer, veer_worker_timeout(u->w, u->pool->response_timeout));
+}
+
+static void up_flush(struct veer_client *c, struct veer_upstream *u)
+{
+	int rc = veer_upstream_flush(u);
+
+	if (rc == VEER_ERR) {
+		veer_proxy_upstream_error(u, 502);
+		return;
+	}
+	if (rc == VEER_AGAIN && evbuffer_get_length(u->out) > VEER_HIGH_WATER)
+		pause_read(c);
+	if (rc == VEER_OK && c->req_done && u->state == VEER_US_ACTIVE && !u->got_bytes)
+		arm_response_timer(u);
+}
+
+/* Move request body bytes from the client to the upstream. */
+static void forward_body(struct veer_client *c)
+{
+	struct veer_upstream *u = c->up;
+	size_t n = 0;
+	int rc;
+
+	if (c->req_done || u == NULL)
+		return;
+	rc = veer_http1_parse_body(&c->parser, &c->req, c->in, &n);
+	if (rc == VEER_ERR) {
+		/* Bad chunk framing and the like (RFC 9112 §7.1). */
+		c->keep_alive = false;
+		unpair(c);
+		veer_upstream_close(u);
+		if (c->resp_started)
+			abort_request(c);
+		else
+			respond_error(c, 400, true);
+		return;
+	}
+	if (c->req.body_bytes > c->lconf->body_bytes) {
+		c->keep_alive = false;
+		unpair(c);
+		veer_upstream_close(u);
+		if (c->resp_started)
+			abort_request(c);
+		else
+			respond_error(c, 413, true);
+		return;
+	}
+	if (n > 0) {
+		evbuffer_remove_buffer(c->in, u->out, n);
+		c->body_sent = true;
+	}
+	if (rc == VEER_OK) {
+		c->req_done = true;
+		event_del(&c->timer);
+	} else {
+		arm_timer(c, c->lconf->body_timeout);
+	}
+	up_flush(c, u);
+}
+
+static void proxy_request(struct veer_client *c, struct veer_pool_conf *pool)
+{
+	struct veer_worker *w = c->w;
+	struct veer_pool_rt *rt = &w->pools[pool->index];
+	struct veer_pick_ctx ctx = { 0 };
+	struct veer_upstream *u;
+	int idx;
+
+	if (pool->balance == VEER_BALANCE_HASH)
+		hash_key(c, pool, &ctx);
+	idx = pool->balancer->pick(pool, &rt->bal, &ctx);
+	if (idx < 0) {
+		respond_error(c, 503, false);
+		return;
+	}
+	u = veer_upstream_get(w, pool, (uint32_t)idx, false);
+	if (u == NULL) {
+		respond_error(c, 502, false);
+		return;
+	}
+	c->pool = pool;
+	pair(c, u);
+	if (c->req.req_id < 0)
+		snprintf(c->req_id, sizeof(c->req_id), "%s%016" PRIx64, w->id_prefix, ++w->req_seq);
+	send_request_head(c, u);
+	evbuffer_drain(c->in, c->req.head_len);
+	set_state(c, VEER_CS_FORWARD);
+	event_del(&c->timer);
+	forward_body(c);
+	if (c->state == VEER_CS_FORWARD && c->up != NULL && c->req_done &&
+	    evbuffer_get_length(c->in) > VEER_HIGH_WATER)
+		pause_read(c); /* pipelined bytes wait; their buffer stays bounded */
+}
+
+/* A complete request head is in c->req: route it. */
+static void start_request(struct veer_client *c)
+{
+	struct veer_route_conf *route;
+	const char *host = NULL, *path;
+	size_t host_len = 0, path_len, n;
+
+	c->http_minor = c->parser.http_minor;
+	c->is_head = c->parser.method == HTTP_HEAD;
+	c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
+	c->req_done = false;
+	c->retried = false;
+	c->resp_started = false;
+	c->body_sent = false;
+	c->pool = NULL;
+	c->config = c->w->config;
+
+	if ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > c->lconf->body_bytes) {
+		c->keep_alive = false;
+		respond_error(c, 413, true);
+		return;
+	}
+	if (c->req.host >= 0) {
+		host = veer_span_ptr(&c->req, c->req.hdrs[c->req.host].value);
+		host_len = c->req.hdrs[c->req.host].value.len;
+	}
+	target_path(c, &path, &path_len);
+	route = veer_route_find(c->lconf, host, host_len, path, path_len);
+	c->route = route;
+	if (route == NULL || route->action != VEER_ACTION_POOL) {
+		/* Answered here: consume the head and a body already at hand,
+		 * or close after answering. */
+		evbuffer_drain(c->in, c->req.head_len);
+		if (veer_http1_parse_body(&c->parser, &c->req, c->in, &n) == VEER_OK) {
+			evbuffer_drain(c->in, n);
+			c->req_done = true;
+		}
+		if (route == NULL)
+			respond_error(c, 404, false);
+		else
+			respond(c, route->respond_status, route->respond_body, route->respond_body_len,
+				false);
+		return;
+	}
+	proxy_request(c, route->pool);
+}
+
+static void parse_head(struct veer_client *c)
+{
+	size_t len = evbuffer_get_length(c->in);
+	size_t want = len < c->lconf->header_bytes ? len : c->lconf->header_bytes;
+	const char *buf;
+	int status = 400;
+	int rc;
+
+	if (want == 0)
+		return;
+	buf = (const char *)evbuffer_pullup(c->in, (ssize_t)want);
+	rc = veer_http1_parse_head(&c->parser, &c->req, buf, want, &status);
+	if (rc == VEER_AGAIN) {
+		if (want >= c->lconf->header_bytes) {
+			c->keep_alive = false;
+			respond_error(c, 431, true);
+		}
+		return;
+	}
+	if (rc == VEER_ERR) {
+		veer_debug("client %s: bad request: %s", c->ip, llhttp_get_error_reason(&c->parser));
+		c->keep_alive = false;
+		c->http_minor = 1;
+		respond_error(c, status, true);
+		return;
+	}
+	start_request(c);
+}
+
+/* Move tunnelled bytes from the client to the upstream. */
+static void tunnel_up(struct veer_client *c)
+{
+	struct veer_upstream *u = c->up;
+
+	if (u == NULL)
+		return;
+	evbuffer_add_buffer(u->out, c->in);
+	up_flush(c, u);
+}
+
+static void client_process(struct veer_client *c)
+{
+	switch (c->state) {
+	case VEER_CS_IDLE:
+		if (evbuffer_get_length(c->in) == 0)
+			return;
+		set_state(c, VEER_CS_HEAD);
+		arm_timer(c, c->lconf->header_timeout);
+		/* fall through */
+	case VEER_CS_HEAD:
+		parse_head(c);
+		break;
+	case VEER_CS_FORWARD:
+		forward_body(c);
+		break;
+	case VEER_CS_TUNNEL:
+		tunnel_up(c);
+		break;
+	case VEER_CS_CLOSING:
+		/* Whatever comes now is not read. */
+		evbuffer_drain(c->in, evbuffer_get_length(c->in));
+		break;
+	default:
+		break;
+	}
+}
+
+static void client_eof(struct veer_client *c)
+{
+	switch (c->state) {
+	case VEER_CS_FORWARD:
+		if (c->req_done) {
+			/* Half-close after a complete request: answer it,
+			 * then close. */
+			c->keep_alive = false;
+			pause_read(c);
+			return;
+		}
+		abort_request(c);
+		return;
+	case VEER_CS_TUNNEL:
+		if (c->up != NULL && evbuffer_get_length(c->up->out) == 0)
+			shutdown(c->up->fd, SHUT_WR);
+		pause_read(c);
+		return;
+	default:
+		veer_client_close(c);
+		return;
+	}
+}
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_client *c = arg;
+	ssize_t n;
+
+	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
+	(void)what;
+	n = veer_sock_read(fd, c->in);
+	if (n == 0) {
+		client_process(c);
+		if (c->state != VEER_CS_CLOSED)
+			client_eof(c);
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		abort_request(c);
+		return;
+	}
+	client_process(c);
+	/* Pipelined input piling up behind a request in progress. */
+	if (c->state == VEER_CS_FORWARD && c->req_done &&
+	    evbuffer_get_length(c->in) > VEER_HIGH_WATER)
+		pause_read(c);
+}
+
+void veer_client_accept(struct veer_worker *w, struct veer_listener_conf *lconf, int fd,
+			const struct sockaddr *sa, int salen)
+{
+	struct veer_client *c = veer_xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	(void)salen;
+	c->magic = VEER_CLIENT_MAGIC;
+	c->fd = fd;
+	c->w = w;
+	c->lconf = lconf;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof(c->ip));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], c->ip, sizeof(c->ip));
+		else
+			inet_ntop(AF_INET6, a, c->ip, sizeof(c->ip));
+	} else {
+		strcpy(c->ip, "unknown");
+	}
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->replay = evbuffer_new();
+	if (c->in == NULL || c->out == NULL || c->replay == NULL)
+		abort(); /* out-of-memory policy: see common.h */
+	c->hdrs = veer_xcalloc(lconf->max_headers, sizeof(*c->hdrs));
+	veer_msg_init(&c->req, &c->parser, HTTP_REQUEST, c->hdrs, (uint32_t)lconf->max_headers);
+	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+	event_assign(&c->timer, w->base, -1, 0, client_timer_cb, c);
+	event_add(&c->rev, NULL);
+	c->state = VEER_CS_IDLE;
+	/* A new connection gets the header timeout for its first byte. */
+	arm_timer(c, lconf->header_timeout);
+	TAILQ_INSERT_TAIL(&w->clients, c, link);
+	w->nclients++;
+}
+
+void veer_client_shutdown(struct veer_client *c)
+{
+	if (c->state == VEER_CS_IDLE && evbuffer_get_length(c->in) == 0)
+		veer_client_close(c);
+	else
+		c->keep_alive = false;
+}
+
+/* ---- upstream side ---------------------------------------------------- */
+
+void veer_proxy_upstream_connected(struct veer_upstream *u)
+{
+	struct veer_client *c = u->client;
+
+	if (c == NULL) {
+		veer_upstream_close(u);
+		return;
+	}
+	up_flush(c, u);
+}
+
+void veer_proxy_upstream_drained(struct veer_upstream *u)
+{
+	struct veer_client *c = u->client;
+
+	if (c == NULL)
+		return;
+	if (c->req_done && !u->got_bytes)
+		arm_response_timer(u);
+	if (c->read_paused && evbuffer_get_length(u->out) < VEER_LOW_WATER) {
+		resume_read(c);
+		if (evbuffer_get_length(c->in) > 0)
+			client_process(c);
+	}
+}
+
+/* Retry once on a fresh connection: the pooled one died before answering. */
+static bool try_replay(struct veer_client *c, struct veer_upstream *u)
+{
+	struct veer_upstream *fresh;
+	struct veer_pool_conf *pool = u->pool;
+	uint32_t sidx = u->server;
+
+	if (!u->reused || u->got_bytes || c->retried || c->body_sent ||
+	    evbuffer_get_length(c->replay) == 0)
+		return false;
+	unpair(c);
+	veer_upstream_close(u);
+	fresh = veer_upstream_get(c->w, pool, sidx, true);
+	if (fresh == NULL)
+		return false;
+	c->retried = true;
+	pair(c, fresh);
+	send_request_head(c, fresh);
+	veer_debug("client %s: pooled connection was dead, retrying on a new one", c->ip);
+	return true;
+}
+
+void veer_proxy_upstream_error(struct veer_upstream *u, int status)
+{
+	struct veer_client *c = u->client;
+
+	if (c == NULL) {
+		veer_upstream_close(u);
+		return;
+	}
+	if (status == 502 && try_replay(c, u))
+		return;
+	if (c->up == u) {
+		unpair(c);
+		veer_upstream_close(u);
+	}
+	if (c->resp_started || c->state != VEER_CS_FORWARD) {
+		abort_request(c);
+		return;
+	}
+	respond_error(c, status, false);
+}
+
+/* The response ended: the upstream goes back to its pool or closes, and
+ * the client goes on to its next request. */
+static void response_done(struct veer_upstream *u)
+{
+	struct veer_client *c = u->client;
+
+	u->keep_alive = llhttp_should_keep_alive(&u->parser) && c->req_done &&
+			evbuffer_get_length(u->in) == 0;
+	event_del(&u->timer);
+	unpair(c);
+	veer_upstream_release(u);
+	finish_request(c);
+}
+
+static void start_tunnel(struct veer_client *c, struct veer_upstream *u)
+{
+	set_state(c, VEER_CS_TUNNEL);
+	event_del(&c->timer);
+	event_del(&u->timer);
+	c->req_done = true;
+	evbuffer_add_buffer(c->out, u->in);
+	if (evbuffer_get_length(c->in) > 0)
+		tunnel_up(c);
+}
+
+/* Forward a response head to the client. */
+static int response_head(struct veer_client *c, struct veer_upstream *u)
+{
+	size_t len = evbuffer_get_length(u->in);
+	size_t want = len < RESP_HEAD_MAX ? len : RESP_HEAD_MAX;
+	struct veer_resp r = { 0 };
+	const char *buf;
+	int status = 502, code;
+	int rc;
+
+	buf = (const char *)evbuffer_pullup(u->in, (ssize_t)want);
+	rc = veer_http1_parse_head(&u->parser, &u->resp, buf, want, &status);
+	if (rc == VEER_AGAIN)
+		return want >= RESP_HEAD_MAX ? VEER_ERR : VEER_AGAIN;
+	if (rc == VEER_ERR)
+		return VEER_ERR;
+	code = u->parser.status_code;
+	r.http_minor = c->http_minor;
+	r.request_id = c->req_id[0] ? c->req_id : NULL;
+	if (code == 101 && c->parser.upgrade && u->parser.upgrade) {
+		r.upgrade = true;
+	} else if (code >= 100 && code < 200) {
+		/* Interim responses (100 Continue ...) pass through; 1.0
+		 * clients do not get them (RFC 9110 §15.2). */
+		if (c->http_minor > 0)
+			veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
+		evbuffer_drain(u->in, u->resp.head_len);
+		llhttp_reset(&u->parser);
+		veer_msg_reset(&u->resp);
+		u->resp.skip_body = c->is_head;
+		return HEAD_INTERIM;
+	} else {
+		bool needs_eof = llhttp_message_needs_eof(&u->parser);
+		r.dechunk = c->http_minor == 0 && (u->resp.flags & VEER_H_CHUNKED) && !c->is_head;
+		if (needs_eof || r.dechunk)
+			c->keep_alive = false;
+		if (c->w->stopping)
+			c->keep_alive = false;
+		r.close = !c->keep_alive;
+		r.keep_alive_10 = c->keep_alive && c->http_minor == 0;
+	}
+	if (c->w->config->global.expose_headers) {
+		r.pool = u->pool->name;
+		r.version = u->pool->version;
+	}
+	veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
+	evbuffer_drain(u->in, u->resp.head_len);
+	if (r.dechunk)
+		u->resp.body_sink = c->out;
+	u->head_done = true;
+	c->resp_started = true;
+	if (r.upgrade)
+		start_tunnel(c, u);
+	return VEER_OK;
+}
+
+static void response_process(struct veer_upstream *u)
+{
+	struct veer_client *c = u->client;
+	size_t n;
+	int rc;
+
+	if (c->state == VEER_CS_TUNNEL) {
+		evbuffer_add_buffer(c->out, u->in);
+		goto flush;
+	}
+	while (!u->head_done) {
+		rc = response_head(c, u);
+		if (rc == VEER_AGAIN)
+			return;
+		if (rc == VEER_ERR) {
+			veer_debug("upstream %s: bad response head",
+				   u->pool->servers[u->server].addr.text);
+			unpair(c);
+			veer_upstream_close(u);
+			respond_error(c, 502, false);
+			return;
+		}
+		if (c->state == VEER_CS_TUNNEL)
+			goto flush;
+	}
+	rc = veer_http1_parse_body(&u->parser, &u->resp, u->in, &n);
+	if (rc == VEER_ERR) {
+		/* Bad framing from the server: the client connection
+		 * cannot be trusted any further. */
+		client_flush(c);
+		abort_request(c);
+		return;
+	}
+	if (u->resp.body_sink != NULL)
+		evbuffer_drain(u->in, n);
+	else if (n > 0)
+		evbuffer_remove_buffer(u->in, c->out, n);
+	if (rc == VEER_OK) {
+		response_done(u);
+		return;
+	}
+flush:
+	client_flush(c);
+}
+
+void veer_proxy_upstream_readable(struct veer_upstream *u)
+{
+	struct veer_client *c = u->client;
+	ssize_t n;
+
+	if (c == NULL) {
+		veer_upstream_close(u);
+		return;
+	}
+	n = veer_sock_read(u->fd, u->in);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		veer_proxy_upstream_error(u, 502);
+		return;
+	}
+	if (n == 0) {
+		if (c->state == VEER_CS_TUNNEL) {
+			unpair(c);
+			veer_upstream_close(u);
+			client_close_after_flush(c);
+			return;
+		}
+		if (!u->head_done) {
+			if (evbuffer_get_length(u->in) > 0)
+				u->got_bytes = true;
+			veer_proxy_upstream_error(u, 502);
+			return;
+		}
+		response_process(u);
+		if (u->client != c)
+			return;
+		if (veer_http1_finish(&u->parser, &u->resp) == VEER_OK) {
+			/* close-delimited body: the end of the connection is
+			 * the end of the response */
+			u->keep_alive = false;
+			unpair(c);
+			veer_upstream_close(u);
+			finish_request(c);
+		} else {
+			abort_request(c);
+		}
+		return;
+	}
+	u->got_bytes = true;
+	if (!u->head_done || c->req_done)
+		arm_response_timer(u);
+	response_process(u);
+}

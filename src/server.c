@@ -1,0 +1,167 @@
+/* veer — the process: starts the workers, runs the control loop (signals),
+ * stops gracefully. */
+#include "veer/common.h"
+#include "veer/log.h"
+#include "veer/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static void post_all(struct veer_process *proc, unsigned cmd)
+{
+	unsigned k;
+
+	for (k = 0; k < proc->nworkers; k++)
+		veer_worker_post(&proc->workers[k], cmd);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_process *proc = arg;
+
+	(void)fd;
+	(void)what;
+	veer_warn("drain_timeout reached: closing the connections left");
+	post_all(proc, VEER_WCMD_FORCE);
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct veer_process *proc = arg;
+	struct timeval tv;
+
+	(void)what;
+	if (proc->stop_requests++ > 0) {
+		veer_warn("signal %d again: stopping now", (int)sig);
+		post_all(proc, VEER_WCMD_FORCE);
+		return;
+	}
+	veer_info("signal %d: graceful stop (drain_timeout %llums)", (int)sig,
+		  (unsigned long long)proc->config->global.drain_timeout);
+	post_all(proc, VEER_WCMD_STOP);
+	tv.tv_sec = (time_t)(proc->config->global.drain_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(proc->config->global.drain_timeout % 1000) * 1000;
+	event_add(proc->drain_ev, &tv);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	veer_warn("SIGHUP: configuration reload is not supported yet; the running config stays");
+}
+
+static void usr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (veer_log_reopen() != VEER_OK)
+		veer_err("SIGUSR1: reopening the log failed: %s", strerror(errno));
+	else
+		veer_info("SIGUSR1: log files reopened");
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_process *proc = arg;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	if (atomic_load(&proc->workers_done) == proc->nworkers)
+		event_base_loopexit(proc->base, NULL);
+}
+
+void veer_process_worker_done(struct veer_process *proc)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_add(&proc->workers_done, 1);
+	if (write(proc->done_fd, &one, sizeof(one)) < 0)
+		veer_warn("worker done notification: %s", strerror(errno));
+}
+
+int veer_process_run(struct veer_process *proc)
+{
+	sigset_t all, old;
+	unsigned k, started = 0;
+	int rc = 1;
+
+	proc->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	proc->base = event_base_new();
+	if (proc->base == NULL || proc->done_fd < 0)
+		goto out;
+	proc->sig_term = evsignal_new(proc->base, SIGTERM, stop_cb, proc);
+	proc->sig_int = evsignal_new(proc->base, SIGINT, stop_cb, proc);
+	proc->sig_hup = evsignal_new(proc->base, SIGHUP, hup_cb, proc);
+	proc->sig_usr1 = evsignal_new(proc->base, SIGUSR1, usr1_cb, proc);
+	proc->drain_ev = evtimer_new(proc->base, drain_cb, proc);
+	proc->done_ev = event_new(proc->base, proc->done_fd, EV_READ | EV_PERSIST, done_cb, proc);
+	if (!proc->sig_term || !proc->sig_int || !proc->sig_hup || !proc->sig_usr1 ||
+	    !proc->drain_ev || !proc->done_ev)
+		goto out;
+	event_add(proc->sig_term, NULL);
+	event_add(proc->sig_int, NULL);
+	event_add(proc->sig_hup, NULL);
+	event_add(proc->sig_usr1, NULL);
+	event_add(proc->done_ev, NULL);
+
+	proc->workers = veer_xcalloc(proc->nworkers, sizeof(*proc->workers));
+	for (k = 0; k < proc->nworkers; k++) {
+		if (veer_worker_init(&proc->workers[k], proc, k, proc->listen_fds[k]) != VEER_OK) {
+			veer_err("worker %u: setup failed", k);
+			goto out;
+		}
+	}
+	/* Signals are the control loop's: workers block them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (k = 0; k < proc->nworkers; k++) {
+		if (pthread_create(&proc->workers[k].thread, NULL, veer_worker_main,
+				   &proc->workers[k]) != 0) {
+			veer_err("worker %u: thread: %s", k, strerror(errno));
+			break;
+		}
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started == proc->nworkers) {
+		veer_info("veer %s ready: %u worker%s, pid %d", VEER_VERSION, proc->nworkers,
+			  proc->nworkers == 1 ? "" : "s", (int)getpid());
+		event_base_dispatch(proc->base);
+		rc = 0;
+	} else {
+		post_all(proc, VEER_WCMD_FORCE);
+	}
+	for (k = 0; k < started; k++)
+		pthread_join(proc->workers[k].thread, NULL);
+	if (rc == 0)
+		veer_info("stopped");
+out:
+	if (proc->workers != NULL) {
+		for (k = 0; k < proc->nworkers; k++)
+			if (proc->workers[k].magic == VEER_WORKER_MAGIC)
+				veer_worker_fini(&proc->workers[k]);
+		free(proc->workers);
+		proc->workers = NULL;
+	}
+	veer_listeners_close(proc);
+	if (proc->sig_term) event_free(proc->sig_term);
+	if (proc->sig_int) event_free(proc->sig_int);
+	if (proc->sig_hup) event_free(proc->sig_hup);
+	if (proc->sig_usr1) event_free(proc->sig_usr1);
+	if (proc->drain_ev) event_free(proc->drain_ev);
+	if (proc->done_ev) event_free(proc->done_ev);
+	if (proc->base != NULL)
+		event_base_free(proc->base);
+	if (proc->done_fd >= 0)
+		close(proc->done_fd);
+	return rc;
+}

@@ -1,0 +1,224 @@
+/* veer — upstream connections and the per-worker keep-alive pools.
+ *
+ * Every upstream connection belongs to one worker.  An idle one waits in its
+ * server's list (most recently used first, so the pool shrinks naturally
+ * under lighter load) with its read event armed: if the server closes it or
+ * sends anything, the connection is dropped at once instead of being found
+ * dead by the next request.
+ */
+#include "veer/proxy.h"
+#include "veer/common.h"
+#include "veer/log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void up_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_upstream *u = arg;
+
+	VEER_CHECK_MAGIC(u, VEER_UPSTREAM_MAGIC);
+	(void)fd;
+	(void)what;
+	if (u->state == VEER_US_IDLE) {
+		/* Idle connections carry nothing: EOF or stray bytes mean
+		 * the server gave up on it. */
+		veer_upstream_close(u);
+		return;
+	}
+	veer_proxy_upstream_readable(u);
+}
+
+static void up_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_upstream *u = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	VEER_CHECK_MAGIC(u, VEER_UPSTREAM_MAGIC);
+	(void)what;
+	if (u->state == VEER_US_CONNECTING) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err != 0) {
+			veer_debug("upstream %s: connect failed: %s",
+				   u->pool->servers[u->server].addr.text, strerror(err));
+			veer_proxy_upstream_error(u, 502);
+			return;
+		}
+		u->state = VEER_US_ACTIVE;
+		event_del(&u->timer);
+		event_add(&u->rev, NULL);
+		veer_proxy_upstream_connected(u);
+		return;
+	}
+	switch (veer_sock_write(u->fd, u->out)) {
+	case VEER_OK:
+		event_del(&u->wev);
+		veer_proxy_upstream_drained(u);
+		break;
+	case VEER_AGAIN:
+		break;
+	default:
+		veer_proxy_upstream_error(u, 502);
+		break;
+	}
+}
+
+static void up_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_upstream *u = arg;
+
+	VEER_CHECK_MAGIC(u, VEER_UPSTREAM_MAGIC);
+	(void)fd;
+	(void)what;
+	switch (u->state) {
+	case VEER_US_IDLE:
+		veer_upstream_close(u);
+		break;
+	case VEER_US_CONNECTING:
+		veer_debug("upstream %s: connect timeout", u->pool->servers[u->server].addr.text);
+		veer_proxy_upstream_error(u, 502);
+		break;
+	case VEER_US_ACTIVE:
+		veer_proxy_upstream_error(u, 504);
+		break;
+	default:
+		break;
+	}
+}
+
+static struct veer_upstream *up_new(struct veer_worker *w, struct veer_pool_conf *pool,
+				    uint32_t sidx)
+{
+	const struct veer_addr *a = &pool->servers[sidx].addr;
+	struct veer_upstream *u = NULL;
+	int fd, one = 1;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		veer_warn("upstream %s: socket: %s", a->text, strerror(errno));
+		return NULL;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	u = veer_xcalloc(1, sizeof(*u));
+	u->magic = VEER_UPSTREAM_MAGIC;
+	u->fd = fd;
+	u->w = w;
+	u->pool = pool;
+	u->server = sidx;
+	u->in = evbuffer_new();
+	u->out = evbuffer_new();
+	if (u->in == NULL || u->out == NULL)
+		abort(); /* out-of-memory policy: see common.h */
+	event_assign(&u->rev, w->base, fd, EV_READ | EV_PERSIST, up_read_cb, u);
+	event_assign(&u->wev, w->base, fd, EV_WRITE | EV_PERSIST, up_write_cb, u);
+	event_assign(&u->timer, w->base, -1, 0, up_timer_cb, u);
+	veer_msg_init(&u->resp, &u->parser, HTTP_RESPONSE, u->hdrs, VEER_ARRAY_LEN(u->hdrs));
+	u->state = VEER_US_CONNECTING;
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 || errno == EINPROGRESS) {
+		/* Completion (or failure) is reported by the write event. */
+		event_add(&u->wev, NULL);
+	} else {
+		/* Report the failure from the loop, as an asynchronous one
+		 * would be: callers never see a callback re-enter them. */
+		veer_debug("upstream %s: connect: %s", a->text, strerror(errno));
+		event_active(&u->wev, EV_WRITE, 1);
+	}
+	event_add(&u->timer, veer_worker_timeout(w, pool->connect_timeout));
+	return u;
+}
+
+struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_pool_conf *pool,
+					uint32_t sidx, bool fresh)
+{
+	struct veer_server_rt *srt = &w->pools[pool->index].servers[sidx];
+	struct veer_upstream *u;
+
+	if (!fresh && (u = TAILQ_FIRST(&srt->idle)) != NULL) {
+		TAILQ_REMOVE(&srt->idle, u, link);
+		srt->nidle--;
+		event_del(&u->timer);
+		u->state = VEER_US_ACTIVE;
+		u->reused = true;
+	} else {
+		u = up_new(w, pool, sidx);
+		if (u == NULL)
+			return NULL;
+	}
+	u->head_done = false;
+	u->got_bytes = false;
+	u->keep_alive = false;
+	u->read_paused = false;
+	llhttp_reset(&u->parser);
+	veer_msg_reset(&u->resp);
+	u->resp.body_sink = NULL;
+	return u;
+}
+
+void veer_upstream_release(struct veer_upstream *u)
+{
+	struct veer_server_rt *srt = &u->w->pools[u->pool->index].servers[u->server];
+
+	u->client = NULL;
+	u->requests++;
+	if (!u->keep_alive || u->w->stopping || srt->nidle >= u->pool->keepalive_max_idle ||
+	    evbuffer_get_length(u->in) > 0 || evbuffer_get_length(u->out) > 0) {
+		veer_upstream_close(u);
+		return;
+	}
+	u->state = VEER_US_IDLE;
+	if (u->read_paused) {
+		event_add(&u->rev, NULL);
+		u->read_paused = false;
+	}
+	event_del(&u->wev);
+	TAILQ_INSERT_HEAD(&srt->idle, u, link);
+	srt->nidle++;
+	event_add(&u->timer, veer_worker_timeout(u->w, u->pool->keepalive_idle_timeout));
+}
+
+void veer_upstream_close(struct veer_upstream *u)
+{
+	if (u->state == VEER_US_CLOSED)
+		return;
+	if (u->state == VEER_US_IDLE) {
+		struct veer_server_rt *srt = &u->w->pools[u->pool->index].servers[u->server];
+		TAILQ_REMOVE(&srt->idle, u, link);
+		srt->nidle--;
+	}
+	event_del(&u->rev);
+	event_del(&u->wev);
+	event_del(&u->timer);
+	close(u->fd);
+	u->fd = -1;
+	u->client = NULL;
+	u->state = VEER_US_CLOSED;
+	TAILQ_INSERT_TAIL(&u->w->up_free, u, link);
+	veer_worker_schedule_gc(u->w);
+}
+
+void veer_upstream_free(struct veer_upstream *u)
+{
+	evbuffer_free(u->in);
+	evbuffer_free(u->out);
+	u->magic = 0;
+	free(u);
+}
+
+int veer_upstream_flush(struct veer_upstream *u)
+{
+	int rc;
+
+	if (u->state != VEER_US_ACTIVE)
+		return VEER_OK;
+	rc = veer_sock_write(u->fd, u->out);
+	if (rc == VEER_AGAIN)
+		event_add(&u->wev, NULL);
+	return rc;
+}

@@ -1,0 +1,131 @@
+"""Listener limits and timeouts: 431 for a head over limits.header_bytes or
+with more than limits.headers fields, 413 for a body over
+limits.body_bytes, 408 when the head does not arrive within
+timeouts.header; idle keep-alive connections closed after timeouts.idle."""
+
+import time
+
+import veertest
+from veertest import Client, build_request, make_config
+
+
+class LimitsTest(veertest.TestCase):
+
+    def setUp(self):
+        self.b = self.backend('b1')
+        self.v = self.veer(make_config(
+            [self.b.address],
+            listener_opts={'timeouts': '{ header: 500ms, idle: 1s, body: 500ms }',
+                           'limits': '{ header_bytes: 8k, headers: 20, body_bytes: 1m }'}))
+
+    def test_header_too_large_431(self):
+        with Client(self.v.port()) as c:
+            r = c.request('GET', '/json', [('X-Big', 'a' * 10000)])
+            self.assertVeerError(r, 431)
+        # just under the limit is fine
+        r = veertest.http(self.v.port(), 'GET', '/json', [('X-Big', 'a' * 6000)])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(self.b.received()), 1)
+
+    def test_many_small_headers_over_byte_limit_431(self):
+        hdrs = [('X-H%d' % (i % 10), 'v' * 900) for i in range(10)]
+        r = veertest.http(self.v.port(), 'GET', '/json', hdrs)
+        self.assertVeerError(r, 431)
+        self.assertEqual(self.b.received(), [])
+
+    def test_too_many_headers_431(self):
+        hdrs = [('X-N%d' % i, 'v') for i in range(30)]
+        r = veertest.http(self.v.port(), 'GET', '/json', hdrs)
+        self.assertVeerError(r, 431)
+        self.assertEqual(self.b.received(), [])
+        hdrs = [('X-N%d' % i, 'v') for i in range(10)]
+        self.assertEqual(veertest.http(self.v.port(), 'GET', '/json', hdrs).status, 200)
+
+    def test_body_too_large_content_length_413(self):
+        with Client(self.v.port()) as c:
+            c.send(build_request('POST', '/echo', [('Content-Length', str(2 * 1024 * 1024))]))
+            c.send(b'x' * 65536)
+            r = c.read_response()
+            self.assertVeerError(r, 413)
+        self.assertEqual(self.b.received(), [])
+        # exactly the limit passes
+        body = b'z' * (1024 * 1024)
+        r = veertest.http(self.v.port(), 'POST', '/echo', body=body)
+        self.assertEqual((r.status, len(r.body)), (200, len(body)), r)
+
+    def test_body_too_large_chunked_413(self):
+        with Client(self.v.port()) as c:
+            c.send(build_request('POST', '/echo', [('Transfer-Encoding', 'chunked')]))
+            piece = b'%x\r\n' % 65536 + b'c' * 65536 + b'\r\n'
+            try:
+                for _ in range(20):
+                    c.send(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # veer may stop reading once it has answered
+            r = c.read_response()
+            self.assertVeerError(r, 413)
+        done = [q for q in self.b.received() if q.complete.is_set()]
+        self.assertEqual(done, [], 'an oversized chunked body reached the backend whole')
+
+    def test_header_timeout_408(self):
+        with Client(self.v.port()) as c:
+            t0 = time.monotonic()
+            c.send(b'GET /json HTTP/1.1\r\nHost: a\r\n')
+            r = c.read_response()
+            elapsed = time.monotonic() - t0
+            self.assertVeerError(r, 408)
+            self.assertGreaterEqual(elapsed, 0.4)
+            self.assertLess(elapsed, 3.0)
+            self.assertTrue(c.wait_closed(3), 'connection not closed after 408')
+        self.assertEqual(self.b.received(), [])
+
+    def test_header_timeout_not_reset_by_trickling(self):
+        # a slowloris client sending a byte at a time does not extend the
+        # header deadline (first byte to end of head)
+        with Client(self.v.port()) as c:
+            t0 = time.monotonic()
+            c.send(b'GET /json HTTP/1.1\r\n')
+            deadline = t0 + 3.0
+            while time.monotonic() < deadline and not c.readable_within(0.1):
+                try:
+                    c.send(b'X')
+                except OSError:
+                    break
+            self.assertTrue(c.readable_within(0.5), 'no answer while trickling header bytes')
+            self.assertLess(time.monotonic() - t0, 3.0)
+            r = c.read_response()
+            self.assertVeerError(r, 408)
+
+    def test_idle_keepalive_closed(self):
+        with Client(self.v.port()) as c:
+            self.assertEqual(c.get('/json').status, 200)
+            t0 = time.monotonic()
+            self.assertTrue(c.readable_within(4.0),
+                            'idle keep-alive connection still open after 4 s (idle: 1s)')
+            self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+            # closed silently, or after a 408
+            try:
+                r = c.read_response()
+            except (veertest.ProtocolError, ConnectionResetError):
+                return
+            self.assertEqual(r.status, 408, r)
+            self.assertTrue(c.wait_closed(1))
+
+    def test_body_timeout(self):
+        # the body stops arriving: veer ends the exchange within the body
+        # timeout (a 408 if nothing was answered yet, else a close)
+        with Client(self.v.port()) as c:
+            c.send(build_request('POST', '/echo', [('Content-Length', '100')]) + b'only-some')
+            t0 = time.monotonic()
+            self.assertTrue(c.readable_within(3.0), 'nothing happened 3 s into a stalled body')
+            self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+            try:
+                r = c.read_response()
+                self.assertEqual(r.status, 408, r)
+            except (veertest.ProtocolError, ConnectionResetError):
+                pass  # closed without an answer
+            self.assertTrue(c.wait_closed(2))
+
+
+if __name__ == '__main__':
+    veertest.main()
