@@ -41,6 +41,9 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct veer_msg *m = msg_of(p);
 	struct veer_hdr *h;
 
+	if (m->in_body)
+		return 0; /* trailer fields travel with the body, unparsed */
+
 	if (!m->field_open) {
 		if (m->nhdrs >= m->max_hdrs) {
 			m->too_many = true;
@@ -60,6 +63,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_field_complete(llhttp_t *p)
 {
+	if (msg_of(p)->in_body)
+		return 0;
 	msg_of(p)->field_open = false;
 	return 0;
 }
@@ -68,6 +73,9 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct veer_msg *m = msg_of(p);
 	struct veer_hdr *h = &m->hdrs[m->nhdrs];
+
+	if (m->in_body)
+		return 0; /* trailer fields travel with the body, unparsed */
 
 	if (!m->value_open) {
 		h->value.off = off_of(m, at);
@@ -102,8 +110,12 @@ static int on_header_value_complete(llhttp_t *p)
 {
 	struct veer_msg *m = msg_of(p);
 	struct veer_hdr *h = &m->hdrs[m->nhdrs];
-	const char *name = m->base + h->name.off;
-	const char *val = m->base + h->value.off;
+	const char *name, *val;
+
+	if (m->in_body)
+		return 0;
+	name = m->base + h->name.off;
+	val = m->base + h->value.off;
 
 	/* Trailing whitespace is not part of a field value (RFC 9110 §5.5). */
 	while (h->value.len > 0 && (val[h->value.len - 1] == ' ' || val[h->value.len - 1] == '\t'))
@@ -159,6 +171,7 @@ static int on_headers_complete(llhttp_t *p)
 
 	if (m->skip_body)
 		p->flags |= F_SKIPBODY;
+	m->in_body = true;
 	/* Pause: the caller learns the exact head length and decides what
 	 * to do before any body byte is walked. */
 	return HPE_PAUSED;

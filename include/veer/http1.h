@@ -55,6 +55,7 @@ struct veer_msg {
 	bool value_open;  /* a header value is being received */
 	bool too_many;    /* more than max_hdrs headers */
 	bool skip_body;   /* response to HEAD: no body whatever the headers say */
+	bool in_body;     /* head done: header callbacks now are trailers */
 	bool complete;    /* the whole message (head and body) was seen */
 	uint64_t body_bytes;         /* decoded body bytes seen so far */
 	struct evbuffer *body_sink;  /* when set, decoded body bytes go here */

@@ -254,3 +254,23 @@ Test(http1, simple_response_is_framed)
 			      "Content-Length: 16\r\nConnection: close\r\n\r\n502 Bad Gateway\n");
 	evbuffer_free(out);
 }
+
+Test(http1, chunked_trailers_end_the_message_without_touching_the_head)
+{
+	struct fixture f;
+	struct evbuffer *in = evbuffer_new();
+	const char *body = "5\r\nhello\r\n0\r\nX-Trailer: t\r\nContent-Lenxth: .1.\r\n\r\n";
+	int status = 0;
+	size_t n = 0;
+
+	/* Found by fuzz_http1_request: trailer fields once wrote past the
+	 * header table through a stale head pointer. */
+	cr_assert_eq(parse(&f, HTTP_REQUEST,
+			   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", &status),
+		     VEER_OK);
+	evbuffer_add(in, body, strlen(body));
+	cr_assert_eq(veer_http1_parse_body(&f.p, &f.m, in, &n), VEER_OK);
+	cr_assert_eq(n, strlen(body));
+	cr_assert_eq(f.m.nhdrs, 2);
+	evbuffer_free(in);
+}
