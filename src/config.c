@@ -22,19 +22,24 @@
 
 void veer_errors_add(struct veer_errors *e, const char *fmt, ...)
 {
+	char small[256];
 	va_list ap;
 	int n;
 	char *line;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	line = veer_xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(line, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n < sizeof(small)) {
+		line = veer_xstrndup(small, (size_t)n);
+	} else {
+		line = veer_xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(line, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	e->lines = veer_xrealloc(e->lines, (e->n + 1) * sizeof(*e->lines));
 	e->lines[e->n++] = line;
 }
@@ -66,8 +71,7 @@ struct veer_config *veer_config_load(const char *path, struct veer_errors *errs)
 		goto out;
 	}
 	if ((uint64_t)st.st_size > MAX_CONFIG_BYTES) {
-		veer_errors_add(errs, "%s: file too large (over %u bytes)", path,
-				MAX_CONFIG_BYTES);
+		veer_errors_add(errs, "%s: file too large (over %u bytes)", path, MAX_CONFIG_BYTES);
 		goto out;
 	}
 	/* Read until EOF rather than trusting st_size: the file may change. */
@@ -78,8 +82,7 @@ struct veer_config *veer_config_load(const char *path, struct veer_errors *errs)
 		goto out;
 	}
 	if (len > MAX_CONFIG_BYTES) {
-		veer_errors_add(errs, "%s: file too large (over %u bytes)", path,
-				MAX_CONFIG_BYTES);
+		veer_errors_add(errs, "%s: file too large (over %u bytes)", path, MAX_CONFIG_BYTES);
 		goto out;
 	}
 	c = veer_config_load_mem(path, buf, len, errs);
@@ -190,7 +193,7 @@ int veer_parse_duration(const char *s, veer_ms_t *out)
 	static const struct {
 		const char *unit;
 		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
 	uint64_t n;
 	const char *p;
 
@@ -215,11 +218,23 @@ int veer_parse_size(const char *s, uint64_t *out)
 	if (parse_digits(s, &n, &p) != VEER_OK)
 		return VEER_ERR;
 	switch (*p) {
-	case '\0': mult = 1; break;
-	case 'k': case 'K': mult = 1024; break;
-	case 'm': case 'M': mult = 1024 * 1024; break;
-	case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
-	default: return VEER_ERR;
+	case '\0':
+		mult = 1;
+		break;
+	case 'k':
+	case 'K':
+		mult = 1024;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1024 * 1024;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1024 * 1024 * 1024;
+		break;
+	default:
+		return VEER_ERR;
 	}
 	if (*p != '\0' && p[1] != '\0')
 		return VEER_ERR;
@@ -256,6 +271,34 @@ int veer_parse_rate(const char *s, double *out)
 	else
 		return VEER_ERR;
 	return VEER_OK;
+}
+
+const char *veer_format_duration(char *buf, size_t n, veer_ms_t ms)
+{
+	if (ms != 0 && ms % 3600000 == 0)
+		snprintf(buf, n, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms != 0 && ms % 60000 == 0)
+		snprintf(buf, n, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, n, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, n, "%llums", (unsigned long long)ms);
+	return buf;
+}
+
+const char *veer_format_size(char *buf, size_t n, uint64_t bytes)
+{
+	static const char units[] = "gmk";
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t m = 1ull << (10 * (3 - i));
+		if (bytes != 0 && bytes % m == 0) {
+			snprintf(buf, n, "%llu%c", (unsigned long long)(bytes / m), units[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, n, "%llu", (unsigned long long)bytes);
+	return buf;
 }
 
 static void why_set(char *why, size_t whylen, const char *fmt, ...)
@@ -307,8 +350,8 @@ out:
 	return rc;
 }
 
-int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names,
-			char *why, size_t whylen)
+int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names, char *why,
+			size_t whylen)
 {
 	struct veer_addr a;
 	char host[256], num[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
@@ -395,8 +438,8 @@ int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names
 		why_set(why, whylen, "cannot format the address");
 		goto out;
 	}
-	snprintf(a.text, sizeof(a.text), a.ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-		 num, (unsigned)port);
+	snprintf(a.text, sizeof(a.text), a.ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", num,
+		 (unsigned)port);
 	*out = a;
 	rc = VEER_OK;
 out:

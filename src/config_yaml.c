@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -78,20 +79,19 @@ struct scalar {
 /* A custom setter: validates V and stores it into BASE (the owner); or,
  * for keys without storage, validates only.  VEER_OK or VEER_ERR (after
  * reporting the error). */
-typedef int (*set_fn)(struct walk *w, const struct key *k, const struct scalar *v,
-		      void *base);
+typedef int (*set_fn)(struct walk *w, const struct key *k, const struct scalar *v, void *base);
 
 struct key {
 	const char *path;
 	enum ktype type;
 	bool supported;
 	unsigned flags;
-	uint64_t min, max;   /* T_INT T_DURATION (ms) T_SIZE T_PERCENT */
-	const char *def;     /* default as written in a file; NULL = none */
-	const char *choices; /* T_ENUM: "a|b|c" */
-	size_t off, width;   /* storage in the owner; width 0 = not stored */
+	uint64_t min, max;           /* T_INT T_DURATION (ms) T_SIZE T_PERCENT */
+	const char *def;             /* default as written in a file; NULL = none */
+	const char *choices;         /* T_ENUM: "a|b|c" */
+	size_t off, width;           /* storage in the owner; width 0 = not stored */
 	size_t count_off, elem_size; /* T_LIST: element count and size */
-	set_fn set;          /* NULL = the generic setter for .type */
+	set_fn set;                  /* NULL = the generic setter for .type */
 	const char *doc;
 };
 
@@ -102,249 +102,6 @@ struct walk {
 	struct veer_config *cfg;
 	size_t nerr;
 };
-
-static int set_workers(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_name(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_log_access(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_hash_on(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_server_address(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_match_host(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_path_prefix(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-static int set_respond_body(struct walk *w, const struct key *k, const struct scalar *v, void *base);
-
-#define YES true
-#define NOT_YET false
-#define K(p, t, sup, ...) {.path = (p), .type = (t), .supported = (sup), __VA_ARGS__}
-#define AT(T, m) .off = offsetof(T, m), .width = sizeof(((T *)0)->m)
-#define LIST(T, arr, cnt, E) AT(T, arr), .count_off = offsetof(T, cnt), .elem_size = sizeof(E)
-#define CFG(m) AT(struct veer_config, m)
-#define LIS(m) AT(struct veer_listener_conf, m)
-#define POOL(m) AT(struct veer_pool_conf, m)
-#define SRV(m) AT(struct veer_server_conf, m)
-#define RT(m) AT(struct veer_route_conf, m)
-#define RANGE(a, b) .min = (a), .max = (b)
-#define SEC 1000u
-#define DAY (86400u * SEC)
-#define NOLIMIT UINT64_MAX
-
-static const struct key keys[] = {
-	K("global", T_MAP, YES, .doc = "process-wide settings"),
-	K("global.workers", T_INT, YES, .flags = F_AUTO, RANGE(1, 256), .def = "auto",
-	  CFG(global.workers), .set = set_workers,
-	  .doc = "event-loop threads; auto = one per online CPU"),
-	K("global.max_connections", T_INT, YES, RANGE(1, 1000000), .def = "20000",
-	  CFG(global.max_connections), .doc = "client connections, whole process"),
-	K("global.drain_timeout", T_DURATION, YES, RANGE(0, DAY), .def = "30s",
-	  CFG(global.drain_timeout),
-	  .doc = "graceful stop and old-generation drain bound"),
-	K("global.expose_headers", T_BOOL, YES, .def = "true", CFG(global.expose_headers),
-	  .doc = "add X-Veer-Pool and X-Veer-Version to proxied responses"),
-	K("global.user", T_STRING, YES, CFG(global.user),
-	  .doc = "drop root to this user after binding; absent = stay"),
-	K("global.log", T_MAP, YES, .doc = "logging"),
-	K("global.log.level", T_ENUM, YES, .choices = "error|warn|info|debug", .def = "info",
-	  CFG(global.log_level), .doc = "error log verbosity"),
-	K("global.log.error", T_STRING, YES, .def = "stderr", CFG(global.log_error),
-	  .doc = "error log: a file path or stderr"),
-	K("global.log.access", T_STRING, YES, .def = "off", CFG(global.log_access),
-	  .set = set_log_access,
-	  .doc = "access log: a file path, stdout or off (only off for now)"),
-	/* Ordered so that the index is the value of access_json. */
-	K("global.log.access_format", T_ENUM, YES, .choices = "combined|json", .def = "json",
-	  CFG(global.access_json), .doc = "access log line format"),
-	K("global.redis", T_MAP, NOT_YET,
-	  .doc = "shared state for a fleet of veer instances (global rate limits)"),
-	K("global.redis.address", T_ADDR, YES, .flags = F_REQ, .doc = "Redis host:port"),
-	K("global.redis.timeout", T_DURATION, YES, RANGE(1, DAY), .def = "50ms",
-	  .doc = "longest wait for Redis on a request"),
-	K("global.redis.on_error", T_ENUM, YES, .choices = "allow|deny", .def = "allow",
-	  .doc = "when Redis is slow or down: allow (fail open) or deny (fail closed, 503)"),
-	K("global.admin", T_MAP, NOT_YET, .doc = "admin API, /metrics and dashboard; absent = none"),
-	K("global.admin.listen", T_ADDR, YES, .flags = F_REQ, .doc = "admin host:port"),
-	K("global.admin.token_file", T_STRING, YES,
-	  .doc = "file holding the bearer token mutating calls need; absent = no token"),
-
-	K("listeners", T_LIST, YES,
-	  LIST(struct veer_config, listeners, nlisteners, struct veer_listener_conf),
-	  .doc = "where clients connect; at least one"),
-	K("listeners[].name", T_STRING, YES, .flags = F_REQ, LIS(name), .set = set_name,
-	  .doc = "unique listener name"),
-	K("listeners[].listen", T_ADDR, YES, .flags = F_REQ, LIS(addr),
-	  .doc = "host:port, [v6]:port or *:port; port 0 = any free port"),
-	K("listeners[].tls", T_MAP, NOT_YET, .doc = "present = HTTPS on this listener"),
-	K("listeners[].tls.certificates", T_LIST, YES, .flags = F_REQ,
-	  .doc = "certificates; SNI chooses by the names in each"),
-	K("listeners[].tls.certificates[].cert", T_STRING, YES, .flags = F_REQ,
-	  .doc = "PEM certificate chain file"),
-	K("listeners[].tls.certificates[].key", T_STRING, YES, .flags = F_REQ,
-	  .doc = "PEM private key file"),
-	K("listeners[].tls.min_version", T_ENUM, YES, .choices = "1.2|1.3", .def = "1.2",
-	  .doc = "oldest TLS version accepted"),
-	K("listeners[].timeouts", T_MAP, YES, .doc = "client-side timeouts"),
-	K("listeners[].timeouts.header", T_DURATION, YES, RANGE(1, DAY), .def = "10s",
-	  LIS(header_timeout), .doc = "first byte to end of the request headers (then 408)"),
-	K("listeners[].timeouts.idle", T_DURATION, YES, RANGE(1, DAY), .def = "75s",
-	  LIS(idle_timeout), .doc = "keep-alive wait for the next request"),
-	K("listeners[].timeouts.body", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
-	  LIS(body_timeout), .doc = "longest wait between two reads of a request body"),
-	K("listeners[].limits", T_MAP, YES, .doc = "request size limits"),
-	K("listeners[].limits.header_bytes", T_SIZE, YES, RANGE(1024, 1024 * 1024),
-	  .def = "32k", LIS(header_bytes), .doc = "request line and headers (then 431)"),
-	K("listeners[].limits.headers", T_INT, YES, RANGE(1, 1000), .def = "100",
-	  LIS(max_headers), .doc = "number of request headers (then 431)"),
-	K("listeners[].limits.body_bytes", T_SIZE, YES, RANGE(0, NOLIMIT), .def = "100m",
-	  LIS(body_bytes), .doc = "request body (then 413); 0 = no limit"),
-	K("listeners[].routes", T_STRLIST, YES, .flags = F_DOCDEF,
-	  .def = "all routes, in file order", .set = set_name,
-	  .doc = "names of the routes tried on this listener, in this order"),
-
-	K("pools", T_LIST, YES, LIST(struct veer_config, pools, npools, struct veer_pool_conf),
-	  .doc = "groups of upstream servers"),
-	K("pools[].name", T_STRING, YES, .flags = F_REQ, POOL(name), .set = set_name,
-	  .doc = "unique pool name"),
-	K("pools[].version", T_STRING, YES, POOL(version),
-	  .doc = "semantic version (semver.org 2.0) of what this pool runs"),
-	K("pools[].balance", T_ENUM, YES, .choices = "round_robin|least_conn|p2c|random|hash",
-	  .def = "round_robin", POOL(balance),
-	  .doc = "round_robin is smooth weighted round robin"),
-	K("pools[].hash_on", T_STRING, YES, .set = set_hash_on,
-	  .doc = "with balance: hash; header:NAME, cookie:NAME, client_ip or path"),
-	K("pools[].servers", T_LIST, YES,
-	  LIST(struct veer_pool_conf, servers, nservers, struct veer_server_conf),
-	  .doc = "upstream servers; at least one"),
-	K("pools[].servers[].address", T_ADDR, YES, .flags = F_REQ, .set = set_server_address,
-	  .doc = "host:port; a host name is resolved at load (first address)"),
-	K("pools[].servers[].weight", T_INT, YES, RANGE(0, 1000), .def = "1", SRV(weight),
-	  .doc = "relative share of requests; 0 = none"),
-	K("pools[].tls", T_MAP, NOT_YET, .doc = "TLS to the servers; absent = plain HTTP"),
-	K("pools[].tls.ca", T_STRING, YES, .flags = F_DOCDEF, .def = "system store",
-	  .doc = "CA file the servers are verified against"),
-	K("pools[].tls.server_name", T_STRING, YES, .doc = "SNI and name verified"),
-	K("pools[].discovery", T_MAP, NOT_YET,
-	  .doc = "endpoints found at runtime, instead of or beside servers"),
-	K("pools[].discovery.dns", T_MAP, YES, .doc = "DNS discovery"),
-	K("pools[].discovery.dns.name", T_STRING, YES, .flags = F_REQ, .doc = "name to resolve"),
-	K("pools[].discovery.dns.type", T_ENUM, YES, .choices = "SRV|A|AAAA", .def = "SRV",
-	  .doc = "SRV gives port and weight; A and AAAA need port"),
-	K("pools[].discovery.dns.port", T_INT, YES, RANGE(1, 65535),
-	  .doc = "server port for A and AAAA answers"),
-	K("pools[].discovery.dns.resolvers", T_STRLIST, YES, .flags = F_DOCDEF,
-	  .def = "system resolvers", .doc = "DNS servers, host:port"),
-	K("pools[].discovery.dns.refresh", T_DURATION, YES, RANGE(SEC, DAY), .def = "5s",
-	  .doc = "re-resolve interval"),
-	K("pools[].discovery.file", T_STRING, YES,
-	  .doc = "YAML list of {address, weight}, re-read when it changes"),
-	K("pools[].keepalive", T_MAP, YES, .doc = "upstream connection reuse"),
-	K("pools[].keepalive.max_idle", T_INT, YES, RANGE(0, 100000), .def = "64",
-	  POOL(keepalive_max_idle), .doc = "idle upstream connections kept; 0 = no reuse"),
-	K("pools[].keepalive.idle_timeout", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
-	  POOL(keepalive_idle_timeout), .doc = "close an idle upstream connection after this"),
-	K("pools[].timeouts", T_MAP, YES, .doc = "upstream timeouts"),
-	K("pools[].timeouts.connect", T_DURATION, YES, RANGE(1, DAY), .def = "5s",
-	  POOL(connect_timeout), .doc = "TCP connect to a server"),
-	K("pools[].timeouts.response", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
-	  POOL(response_timeout), .doc = "request sent to response headers received (then 504)"),
-	K("pools[].health_check", T_MAP, NOT_YET, .doc = "active health checks"),
-	K("pools[].health_check.path", T_STRING, YES, .def = "/healthz", .doc = "path probed with GET"),
-	K("pools[].health_check.interval", T_DURATION, YES, RANGE(100, DAY), .def = "2s",
-	  .doc = "time between probes"),
-	K("pools[].health_check.timeout", T_DURATION, YES, RANGE(1, DAY), .def = "1s",
-	  .doc = "probe timeout"),
-	K("pools[].health_check.rise", T_INT, YES, RANGE(1, 100), .def = "2",
-	  .doc = "passes in a row that make a server healthy"),
-	K("pools[].health_check.fall", T_INT, YES, RANGE(1, 100), .def = "3",
-	  .doc = "failures in a row that make a server unhealthy"),
-	K("pools[].circuit_breaker", T_MAP, NOT_YET, .doc = "per-server circuit breaker"),
-	K("pools[].circuit_breaker.consecutive_failures", T_INT, YES, RANGE(0, 1000000),
-	  .def = "5", .doc = "open after this many failures in a row; 0 = rule off"),
-	K("pools[].circuit_breaker.failure_rate", T_PERCENT, YES, RANGE(0, 100), .def = "50%",
-	  .doc = "or when failures/requests in the window reach this"),
-	K("pools[].circuit_breaker.window", T_DURATION, YES, RANGE(SEC, DAY), .def = "10s",
-	  .doc = "window of the failure rate"),
-	K("pools[].circuit_breaker.min_requests", T_INT, YES, RANGE(1, 1000000), .def = "20",
-	  .doc = "requests in the window the rate rule needs"),
-	K("pools[].circuit_breaker.open_for", T_DURATION, YES, RANGE(1, DAY), .def = "30s",
-	  .doc = "then half-open"),
-	K("pools[].circuit_breaker.probe_requests", T_INT, YES, RANGE(1, 1000), .def = "3",
-	  .doc = "requests let through when half-open"),
-	K("pools[].circuit_breaker.max_pending", T_INT, YES, RANGE(0, 1000000), .def = "1024",
-	  .doc = "whole-pool bound on requests waiting for a connection"),
-	K("pools[].retries", T_MAP, NOT_YET, .doc = "retries of failed upstream requests"),
-	K("pools[].retries.attempts", T_INT, YES, RANGE(1, 10), .def = "3",
-	  .doc = "tries in all, the first included"),
-	K("pools[].retries.on", T_STRLIST, YES, .flags = F_DOCDEF, .def = "connect_failure",
-	  .doc = "connect_failure, reset, timeout or a 5xx status"),
-	K("pools[].retries.per_try_timeout", T_DURATION, YES, RANGE(1, DAY), .flags = F_DOCDEF,
-	  .def = "timeouts.response", .doc = "timeout of each try"),
-	K("pools[].retries.backoff", T_MAP, YES, .doc = "exponential backoff with full jitter"),
-	K("pools[].retries.backoff.base", T_DURATION, YES, RANGE(1, DAY), .def = "25ms",
-	  .doc = "first backoff"),
-	K("pools[].retries.backoff.max", T_DURATION, YES, RANGE(1, DAY), .def = "250ms",
-	  .doc = "largest backoff"),
-	K("pools[].retries.budget", T_PERCENT, YES, RANGE(0, 100), .def = "20%",
-	  .doc = "retries in flight never exceed this share of requests in flight (min 3)"),
-	K("pools[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for the whole pool"),
-	K("pools[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
-	K("pools[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
-	  .doc = "tokens allowed above the rate"),
-
-	K("routes", T_LIST, YES, LIST(struct veer_config, routes, nroutes, struct veer_route_conf),
-	  .doc = "tried in order; the first that matches wins (else 404)"),
-	K("routes[].name", T_STRING, YES, .flags = F_REQ, RT(name), .set = set_name,
-	  .doc = "unique route name"),
-	K("routes[].match", T_MAP, YES, .doc = "conditions that must all hold; absent = every request"),
-	K("routes[].match.host", T_STRING, YES, RT(match_host), .set = set_match_host,
-	  .doc = "request host, exact and case-insensitive (*.example.com not supported yet)"),
-	K("routes[].match.path_prefix", T_STRING, YES, RT(match_path_prefix),
-	  .set = set_path_prefix, .doc = "path starts with this; must begin with /"),
-	K("routes[].match.methods", T_STRLIST, NOT_YET, .doc = "request method is one of these"),
-	K("routes[].match.headers", T_STRMAP, NOT_YET, .doc = "request headers with these values"),
-	K("routes[].version", T_MAP, NOT_YET,
-	  .doc = "choose a pool by a version header, before the action"),
-	K("routes[].version.header", T_STRING, YES, .flags = F_REQ,
-	  .doc = "header holding a version or a range"),
-	K("routes[].version.pools", T_STRLIST, YES, .flags = F_REQ, .set = set_name,
-	  .doc = "pools on offer; the highest version that satisfies wins"),
-	K("routes[].version.on_mismatch", T_ENUM, YES, .choices = "reject|fallback",
-	  .def = "reject", .doc = "no pool satisfies: 400 listing the versions, or the action"),
-	K("routes[].pool", T_STRING, YES, .set = set_name, .doc = "action: proxy to this pool"),
-	K("routes[].split", T_LIST, NOT_YET, .doc = "action: weighted canary split"),
-	K("routes[].split[].pool", T_STRING, YES, .flags = F_REQ, .set = set_name,
-	  .doc = "pool name"),
-	K("routes[].split[].weight", T_INT, YES, .flags = F_REQ, RANGE(0, 1000000),
-	  .doc = "relative weight; 0 sends nothing"),
-	K("routes[].blue_green", T_MAP, NOT_YET, .doc = "action: all traffic to the active pool"),
-	K("routes[].blue_green.blue", T_STRING, YES, .flags = F_REQ, .set = set_name,
-	  .doc = "pool name"),
-	K("routes[].blue_green.green", T_STRING, YES, .flags = F_REQ, .set = set_name,
-	  .doc = "pool name"),
-	K("routes[].blue_green.active", T_ENUM, YES, .choices = "blue|green", .def = "blue",
-	  .doc = "which one gets the traffic"),
-	K("routes[].sticky", T_MAP, NOT_YET, .doc = "keep each key on one pool of a split"),
-	K("routes[].sticky.header", T_STRING, YES, .doc = "key from this request header"),
-	K("routes[].sticky.cookie", T_STRING, YES, .doc = "key from this cookie"),
-	K("routes[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for this route (429)"),
-	K("routes[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
-	K("routes[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
-	  .doc = "tokens allowed above the rate"),
-	K("routes[].rate_limit.key", T_STRING, YES, .def = "client_ip",
-	  .doc = "client_ip, header:NAME or route"),
-	K("routes[].rate_limit.scope", T_ENUM, YES, .choices = "local|global", .def = "local",
-	  .doc = "this instance, or all instances through global.redis"),
-	K("routes[].request_headers", T_MAP, NOT_YET, .doc = "rewrite request headers"),
-	K("routes[].request_headers.set", T_STRMAP, YES, .doc = "headers to set"),
-	K("routes[].request_headers.remove", T_STRLIST, YES, .doc = "headers to remove"),
-	K("routes[].respond", T_MAP, YES, .doc = "action: answer directly, no upstream"),
-	K("routes[].respond.status", T_INT, YES, .flags = F_REQ, RANGE(100, 599),
-	  RT(respond_status), .doc = "status code"),
-	K("routes[].respond.body", T_STRING, YES, .flags = F_EMPTY, .def = "",
-	  .set = set_respond_body, .doc = "response body"),
-};
-
-#define NKEYS VEER_ARRAY_LEN(keys)
-
-/* Actions of a route: exactly one must be present. */
-static const char *const route_actions[] = {"pool", "respond", "split", "blue_green"};
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -367,7 +124,8 @@ static void werr(struct walk *w, const yaml_mark_t *m, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (m != NULL)
-		veer_errors_add(w->errs, "%s:%zu:%zu: %s", w->name, m->line + 1, m->column + 1, msg);
+		veer_errors_add(w->errs, "%s:%zu:%zu: %s", w->name, m->line + 1, m->column + 1,
+				msg);
 	else
 		veer_errors_add(w->errs, "%s: %s", w->name, msg);
 }
@@ -422,7 +180,670 @@ static const char *kind(char *buf, size_t n, const yaml_node_t *node)
 	return quote(buf, n, (const char *)node->data.scalar.value, node->data.scalar.length);
 }
 
+/* ---- values ------------------------------------------------------------ */
+
+static int choice_index(const struct key *k, const char *s)
+{
+	const char *c = k->choices;
+	size_t n = strlen(s);
+
+	for (int i = 0; c != NULL && *c != '\0'; i++) {
+		size_t l = strcspn(c, "|");
+		if (l == n && memcmp(c, s, n) == 0)
+			return i;
+		c += l;
+		if (*c == '|')
+			c++;
+	}
+	return -1;
+}
+
+/* "a|b|c" as "a, b, c". */
+static const char *choices_text(char *buf, size_t n, const struct key *k)
+{
+	size_t o = 0;
+
+	for (const char *c = k->choices; *c != '\0' && o + 3 < n; c++)
+		o += (size_t)snprintf(buf + o, n - o, *c == '|' ? ", " : "%c", *c);
+	return buf;
+}
+
+static const char *fmt_value(char *buf, size_t n, const struct key *k, uint64_t v)
+{
+	if (k->type == T_DURATION)
+		return veer_format_duration(buf, n, v);
+	if (k->type == T_SIZE)
+		return veer_format_size(buf, n, v);
+	snprintf(buf, n, k->type == T_PERCENT ? "%llu%%" : "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* "an integer", "a duration" ... for "expected ..." messages. */
+static const char *type_name(char *buf, size_t n, const struct key *k)
+{
+	char c[128];
+
+	switch (k->type) {
+	case T_MAP:
+		return "a mapping";
+	case T_LIST:
+		return "a list";
+	case T_STRLIST:
+		return "a list of strings";
+	case T_STRMAP:
+		return "a mapping of names to strings";
+	case T_STRING:
+		return "a string";
+	case T_INT:
+		return (k->flags & F_AUTO) ? "an integer or \"auto\"" : "an integer";
+	case T_BOOL:
+		return "true or false";
+	case T_ENUM:
+		snprintf(buf, n, "one of %s", choices_text(c, sizeof(c), k));
+		return buf;
+	case T_DURATION:
+		return "a duration (250ms, 2s, 1m, 1h)";
+	case T_SIZE:
+		return "a size (512, 16k, 1m, 1g)";
+	case T_PERCENT:
+		return "a percentage (20%)";
+	case T_RATE:
+		return "a rate (500/s, 30/m)";
+	case T_ADDR:
+		return "an address (host:port)";
+	}
+	return "?";
+}
+
+/* ---- storing ----------------------------------------------------------- */
+
+static void *slot(const struct key *k, void *base)
+{
+	return base != NULL && k->width != 0 ? (char *)base + k->off : NULL;
+}
+
+static void store_uint(const struct key *k, void *base, uint64_t v)
+{
+	void *p = slot(k, base);
+
+	if (p == NULL)
+		return;
+	switch (k->width) {
+	case 1: {
+		uint8_t x = (uint8_t)v;
+		memcpy(p, &x, 1);
+		break;
+	}
+	case 2: {
+		uint16_t x = (uint16_t)v;
+		memcpy(p, &x, 2);
+		break;
+	}
+	case 4: {
+		uint32_t x = (uint32_t)v;
+		memcpy(p, &x, 4);
+		break;
+	}
+	case 8:
+		memcpy(p, &v, 8);
+		break;
+	default:
+		assert(!"bad width in the key table");
+	}
+}
+
+static void store_str(const struct key *k, void *base, const char *s, size_t len)
+{
+	char **p = slot(k, base);
+
+	if (p == NULL)
+		return;
+	assert(k->width == sizeof(char *));
+	free(*p);
+	*p = veer_xstrndup(s, len);
+}
+
+/* ---- setters ----------------------------------------------------------- */
+
+static int check_text(struct walk *w, const struct key *k, const struct scalar *v)
+{
+	if (strlen(v->text) != v->len) {
+		werr(w, v->mark, "%s: must not contain a NUL byte", v->cpath);
+		return VEER_ERR;
+	}
+	if (v->len == 0 && !(k->flags & F_EMPTY)) {
+		werr(w, v->mark, "%s: must not be empty", v->cpath);
+		return VEER_ERR;
+	}
+	return VEER_OK;
+}
+
+static int check_range(struct walk *w, const struct key *k, const struct scalar *v, uint64_t n,
+		       bool neg)
+{
+	char lo[32], hi[32];
+
+	if (!neg && n >= k->min && n <= k->max)
+		return VEER_OK;
+	werr(w, v->mark, "%s: %s is out of range %s..%s", v->cpath, v->text,
+	     fmt_value(lo, sizeof(lo), k, k->min), fmt_value(hi, sizeof(hi), k, k->max));
+	return VEER_ERR;
+}
+
+/* [-]digits; VEER_ERR when not an integer or beyond 64 bits. */
+static int parse_int(const char *s, uint64_t *n, bool *neg)
+{
+	*neg = s[0] == '-';
+	s += *neg;
+	if (*s < '0' || *s > '9')
+		return VEER_ERR;
+	*n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (*n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return VEER_ERR;
+		*n = *n * 10 + (uint64_t)(*s - '0');
+	}
+	return *s == '\0' ? VEER_OK : VEER_ERR;
+}
+
+/* Parse V as an address into *A (when A is not NULL). */
+static int parse_addr_value(struct walk *w, const struct scalar *v, struct veer_addr *a)
+{
+	char why[320], q[QBUF];
+	struct veer_addr tmp;
+
+	if (strlen(v->text) != v->len) {
+		snprintf(why, sizeof(why), "contains a NUL byte");
+	} else if (veer_parse_addr_why(v->text, &tmp, true, why, sizeof(why)) == VEER_OK) {
+		if (a != NULL)
+			*a = tmp;
+		return VEER_OK;
+	}
+	werr(w, v->mark, "%s: bad address %s: %s", v->cpath, Q(q, v), why);
+	return VEER_ERR;
+}
+
+/* The setter for plain keys: parse V as K's type, check the range, store. */
+static int set_generic(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	char q[QBUF], t[160];
+	const char *what = NULL, *hint = NULL; /* set when V does not parse */
+	void *p = slot(k, base);
+	uint64_t n = 0;
+	bool neg = false, b;
+	uint32_t pc = 0;
+	double r;
+	int i;
+
+	switch (k->type) {
+	case T_STRING:
+		if (check_text(w, k, v) != VEER_OK)
+			return VEER_ERR;
+		store_str(k, base, v->text, v->len);
+		return VEER_OK;
+	case T_INT:
+		if (parse_int(v->text, &n, &neg) != VEER_OK)
+			goto bad_type;
+		break;
+	case T_BOOL:
+		/* YAML 1.2 core schema booleans; not 1.1's yes/no/on/off */
+		if (strcasecmp(v->text, "true") != 0 && strcasecmp(v->text, "false") != 0)
+			goto bad_type;
+		b = v->text[0] == 't' || v->text[0] == 'T';
+		if (p != NULL)
+			memcpy(p, &b, sizeof(b));
+		return VEER_OK;
+	case T_ENUM:
+		i = choice_index(k, v->text);
+		if (i < 0) {
+			werr(w, v->mark, "%s: unknown value %s (expected one of %s)", v->cpath,
+			     Q(q, v), choices_text(t, sizeof(t), k));
+			return VEER_ERR;
+		}
+		store_uint(k, base, (uint64_t)i);
+		return VEER_OK;
+	case T_DURATION:
+		if (veer_parse_duration(v->text, &n) != VEER_OK)
+			what = "duration", hint = "use an integer and a unit: 250ms, 2s, 1m, 1h";
+		break;
+	case T_SIZE:
+		if (veer_parse_size(v->text, &n) != VEER_OK)
+			what = "size",
+			hint = "use an integer and an optional unit: 512, 16k, 1m, 1g";
+		break;
+	case T_PERCENT:
+		if (veer_parse_percent(v->text, &pc) != VEER_OK)
+			what = "percentage", hint = "use 0%..100%";
+		n = pc;
+		break;
+	case T_RATE:
+		if (veer_parse_rate(v->text, &r) != VEER_OK) {
+			what = "rate", hint = "use N/s, N/m or N/h, N >= 1";
+			break;
+		}
+		if (p != NULL)
+			memcpy(p, &r, sizeof(r));
+		return VEER_OK;
+	case T_ADDR:
+		assert(p == NULL || k->width == sizeof(struct veer_addr));
+		return parse_addr_value(w, v, p);
+	case T_MAP:
+	case T_LIST:
+	case T_STRLIST:
+	case T_STRMAP:
+		assert(!"not a scalar key");
+		return VEER_ERR;
+	}
+	if (what != NULL) {
+		werr(w, v->mark, "%s: bad %s %s (%s)", v->cpath, what, Q(q, v), hint);
+		return VEER_ERR;
+	}
+	if (check_range(w, k, v, n, neg) != VEER_OK)
+		return VEER_ERR;
+	store_uint(k, base, n);
+	return VEER_OK;
+bad_type:
+	werr(w, v->mark, "%s: expected %s, got %s", v->cpath, type_name(t, sizeof(t), k), Q(q, v));
+	return VEER_ERR;
+}
+
+static int set_value(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	return k->set != NULL ? k->set(w, k, v, base) : set_generic(w, k, v, base);
+}
+
+static int set_workers(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	long n;
+
+	if (strcmp(v->text, "auto") != 0)
+		return set_generic(w, k, v, base);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < (long)k->min)
+		n = (long)k->min;
+	if ((uint64_t)n > k->max)
+		n = (long)k->max;
+	store_uint(k, base, (uint64_t)n);
+	return VEER_OK;
+}
+
+/* Names appear in metrics labels and admin API paths: keep them plain. */
+static int set_name(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (v->len > 128 ||
+	    strspn(v->text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+		    v->len) {
+		werr(w, v->mark,
+		     "%s: bad name %s (use up to 128 letters, digits, \".\", \"_\" "
+		     "and \"-\")",
+		     v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	store_str(k, base, v->text, v->len);
+	return VEER_OK;
+}
+
+static int set_log_access(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	char q[QBUF];
+
+	if (strcmp(v->text, "off") != 0) {
+		werr(w, v->mark, "%s: %s: not supported yet (only \"off\" for now)", v->cpath,
+		     Q(q, v));
+		return VEER_ERR;
+	}
+	return set_generic(w, k, v, base);
+}
+
+/* RFC 9110 section 5.6.2: a header field name is a token. */
+static bool is_token(const char *s, size_t len)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+				    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+	return len > 0 && strspn(s, tchar) == len;
+}
+
+static int set_hash_on(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	struct veer_pool_conf *p = base;
+	enum veer_hash_on on = VEER_HASH_NONE;
+	const char *name = NULL;
+	char q[QBUF];
+
+	if (strcmp(v->text, "client_ip") == 0)
+		on = VEER_HASH_CLIENT_IP;
+	else if (strcmp(v->text, "path") == 0)
+		on = VEER_HASH_PATH;
+	else if (strncmp(v->text, "header:", 7) == 0)
+		on = VEER_HASH_HEADER, name = v->text + 7;
+	else if (strncmp(v->text, "cookie:", 7) == 0)
+		on = VEER_HASH_COOKIE, name = v->text + 7;
+	if (on == VEER_HASH_NONE || (name != NULL && !is_token(name, v->len - 7))) {
+		werr(w, v->mark,
+		     "%s: bad value %s (expected header:NAME, cookie:NAME, "
+		     "client_ip or path)",
+		     v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	p->hash_on = on;
+	free(p->hash_key);
+	p->hash_key = name != NULL ? veer_xstrdup(name) : NULL;
+	return VEER_OK;
+}
+
+static int set_server_address(struct walk *w, const struct key *k, const struct scalar *v,
+			      void *base)
+{
+	struct veer_server_conf *s = base;
+	struct veer_addr a;
+
+	if (parse_addr_value(w, v, &a) != VEER_OK)
+		return VEER_ERR;
+	s->addr = a;
+	free(s->address);
+	s->address = veer_xstrdup(v->text);
+	return VEER_OK;
+}
+
+static int set_match_host(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (strchr(v->text, '*') != NULL) {
+		werr(w, v->mark, "%s: wildcard host %s: not supported yet", v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	if (strspn(v->text,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") !=
+	    v->len) {
+		werr(w, v->mark, "%s: bad host %s", v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	return set_generic(w, k, v, base);
+}
+
+static int set_path_prefix(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (v->text[0] != '/') {
+		werr(w, v->mark, "%s: must start with \"/\", got %s", v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	for (size_t i = 0; i < v->len; i++) {
+		unsigned char c = (unsigned char)v->text[i];
+		if (c <= 0x20 || c >= 0x7f) {
+			werr(w, v->mark,
+			     "%s: bad path %s (no spaces or control characters; "
+			     "percent-encode the rest)",
+			     v->cpath, Q(q, v));
+			return VEER_ERR;
+		}
+	}
+	return set_generic(w, k, v, base);
+}
+
+static int set_respond_body(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+{
+	struct veer_route_conf *r = base;
+
+	/* The body may hold any bytes, NUL included: keep the length. */
+	free(r->respond_body);
+	r->respond_body = veer_xmalloc(v->len + 1);
+	memcpy(r->respond_body, v->text, v->len);
+	r->respond_body[v->len] = '\0';
+	r->respond_body_len = v->len;
+	return VEER_OK;
+}
+
 /* ---- the table --------------------------------------------------------- */
+
+#define YES true
+#define NOT_YET false
+#define K(p, t, sup, ...)                                                 \
+	{                                                                 \
+		.path = (p), .type = (t), .supported = (sup), __VA_ARGS__ \
+	}
+#define AT(T, m) .off = offsetof(T, m), .width = sizeof(((T *)0)->m)
+#define LIST(T, arr, cnt, E) AT(T, arr), .count_off = offsetof(T, cnt), .elem_size = sizeof(E)
+#define CFG(m) AT(struct veer_config, m)
+#define LIS(m) AT(struct veer_listener_conf, m)
+#define POOL(m) AT(struct veer_pool_conf, m)
+#define SRV(m) AT(struct veer_server_conf, m)
+#define RT(m) AT(struct veer_route_conf, m)
+#define RANGE(a, b) .min = (a), .max = (b)
+#define SEC 1000u
+#define DAY (86400u * SEC)
+#define NOLIMIT UINT64_MAX
+
+static const struct key keys[] = {
+	K("global", T_MAP, YES, .doc = "process-wide settings"),
+	K("global.workers", T_INT, YES, .flags = F_AUTO, RANGE(1, 256), .def = "auto",
+	  CFG(global.workers), .set = set_workers,
+	  .doc = "event-loop threads; auto = one per online CPU"),
+	K("global.max_connections", T_INT, YES, RANGE(1, 1000000), .def = "20000",
+	  CFG(global.max_connections), .doc = "client connections, whole process"),
+	K("global.drain_timeout", T_DURATION, YES, RANGE(0, DAY), .def = "30s",
+	  CFG(global.drain_timeout), .doc = "graceful stop and old-generation drain bound"),
+	K("global.expose_headers", T_BOOL, YES, .def = "true", CFG(global.expose_headers),
+	  .doc = "add X-Veer-Pool and X-Veer-Version to proxied responses"),
+	K("global.user", T_STRING, YES, CFG(global.user),
+	  .doc = "drop root to this user after binding; absent = stay"),
+	K("global.log", T_MAP, YES, .doc = "logging"),
+	K("global.log.level", T_ENUM, YES, .choices = "error|warn|info|debug", .def = "info",
+	  CFG(global.log_level), .doc = "error log verbosity"),
+	K("global.log.error", T_STRING, YES, .def = "stderr", CFG(global.log_error),
+	  .doc = "error log: a file path or stderr"),
+	K("global.log.access", T_STRING, YES, .def = "off", CFG(global.log_access),
+	  .set = set_log_access,
+	  .doc = "access log: a file path, stdout or off (only off for now)"),
+	/* Ordered so that the index is the value of access_json. */
+	K("global.log.access_format", T_ENUM, YES, .choices = "combined|json", .def = "json",
+	  CFG(global.access_json), .doc = "access log line format"),
+	K("global.redis", T_MAP, NOT_YET,
+	  .doc = "shared state for a fleet of veer instances (global rate limits)"),
+	K("global.redis.address", T_ADDR, YES, .flags = F_REQ, .doc = "Redis host:port"),
+	K("global.redis.timeout", T_DURATION, YES, RANGE(1, DAY), .def = "50ms",
+	  .doc = "longest wait for Redis on a request"),
+	K("global.redis.on_error", T_ENUM, YES, .choices = "allow|deny", .def = "allow",
+	  .doc = "when Redis is slow or down: allow (fail open) or deny (fail closed, 503)"),
+	K("global.admin", T_MAP, NOT_YET,
+	  .doc = "admin API, /metrics and dashboard; absent = none"),
+	K("global.admin.listen", T_ADDR, YES, .flags = F_REQ, .doc = "admin host:port"),
+	K("global.admin.token_file", T_STRING, YES,
+	  .doc = "file holding the bearer token mutating calls need; absent = no token"),
+
+	K("listeners", T_LIST, YES,
+	  LIST(struct veer_config, listeners, nlisteners, struct veer_listener_conf),
+	  .doc = "where clients connect; at least one"),
+	K("listeners[].name", T_STRING, YES, .flags = F_REQ, LIS(name), .set = set_name,
+	  .doc = "unique listener name"),
+	K("listeners[].listen", T_ADDR, YES, .flags = F_REQ, LIS(addr),
+	  .doc = "host:port, [v6]:port or *:port; port 0 = any free port"),
+	K("listeners[].tls", T_MAP, NOT_YET, .doc = "present = HTTPS on this listener"),
+	K("listeners[].tls.certificates", T_LIST, YES, .flags = F_REQ,
+	  .doc = "certificates; SNI chooses by the names in each"),
+	K("listeners[].tls.certificates[].cert", T_STRING, YES, .flags = F_REQ,
+	  .doc = "PEM certificate chain file"),
+	K("listeners[].tls.certificates[].key", T_STRING, YES, .flags = F_REQ,
+	  .doc = "PEM private key file"),
+	K("listeners[].tls.min_version", T_ENUM, YES, .choices = "1.2|1.3", .def = "1.2",
+	  .doc = "oldest TLS version accepted"),
+	K("listeners[].timeouts", T_MAP, YES, .doc = "client-side timeouts"),
+	K("listeners[].timeouts.header", T_DURATION, YES, RANGE(1, DAY), .def = "10s",
+	  LIS(header_timeout), .doc = "first byte to end of the request headers (then 408)"),
+	K("listeners[].timeouts.idle", T_DURATION, YES, RANGE(1, DAY), .def = "75s",
+	  LIS(idle_timeout), .doc = "keep-alive wait for the next request"),
+	K("listeners[].timeouts.body", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
+	  LIS(body_timeout), .doc = "longest wait between two reads of a request body"),
+	K("listeners[].limits", T_MAP, YES, .doc = "request size limits"),
+	K("listeners[].limits.header_bytes", T_SIZE, YES, RANGE(1024, 1024 * 1024), .def = "32k",
+	  LIS(header_bytes), .doc = "request line and headers (then 431)"),
+	K("listeners[].limits.headers", T_INT, YES, RANGE(1, 1000), .def = "100", LIS(max_headers),
+	  .doc = "number of request headers (then 431)"),
+	K("listeners[].limits.body_bytes", T_SIZE, YES, RANGE(0, NOLIMIT), .def = "100m",
+	  LIS(body_bytes), .doc = "request body (then 413); 0 = no limit"),
+	K("listeners[].routes", T_STRLIST, YES, .flags = F_DOCDEF,
+	  .def = "all routes, in file order", .set = set_name,
+	  .doc = "names of the routes tried on this listener, in this order"),
+
+	K("pools", T_LIST, YES, LIST(struct veer_config, pools, npools, struct veer_pool_conf),
+	  .doc = "groups of upstream servers"),
+	K("pools[].name", T_STRING, YES, .flags = F_REQ, POOL(name), .set = set_name,
+	  .doc = "unique pool name"),
+	K("pools[].version", T_STRING, YES, POOL(version),
+	  .doc = "semantic version (semver.org 2.0) of what this pool runs"),
+	K("pools[].balance", T_ENUM, YES, .choices = "round_robin|least_conn|p2c|random|hash",
+	  .def = "round_robin", POOL(balance), .doc = "round_robin is smooth weighted round robin"),
+	K("pools[].hash_on", T_STRING, YES, .set = set_hash_on,
+	  .doc = "with balance: hash; header:NAME, cookie:NAME, client_ip or path"),
+	K("pools[].servers", T_LIST, YES,
+	  LIST(struct veer_pool_conf, servers, nservers, struct veer_server_conf),
+	  .doc = "upstream servers; at least one"),
+	K("pools[].servers[].address", T_ADDR, YES, .flags = F_REQ, .set = set_server_address,
+	  .doc = "host:port; a host name is resolved at load (first address)"),
+	K("pools[].servers[].weight", T_INT, YES, RANGE(0, 1000), .def = "1", SRV(weight),
+	  .doc = "relative share of requests; 0 = none"),
+	K("pools[].tls", T_MAP, NOT_YET, .doc = "TLS to the servers; absent = plain HTTP"),
+	K("pools[].tls.ca", T_STRING, YES, .flags = F_DOCDEF, .def = "system store",
+	  .doc = "CA file the servers are verified against"),
+	K("pools[].tls.server_name", T_STRING, YES, .doc = "SNI and name verified"),
+	K("pools[].discovery", T_MAP, NOT_YET,
+	  .doc = "endpoints found at runtime, instead of or beside servers"),
+	K("pools[].discovery.dns", T_MAP, YES, .doc = "DNS discovery"),
+	K("pools[].discovery.dns.name", T_STRING, YES, .flags = F_REQ, .doc = "name to resolve"),
+	K("pools[].discovery.dns.type", T_ENUM, YES, .choices = "SRV|A|AAAA", .def = "SRV",
+	  .doc = "SRV gives port and weight; A and AAAA need port"),
+	K("pools[].discovery.dns.port", T_INT, YES, RANGE(1, 65535),
+	  .doc = "server port for A and AAAA answers"),
+	K("pools[].discovery.dns.resolvers", T_STRLIST, YES, .flags = F_DOCDEF,
+	  .def = "system resolvers", .doc = "DNS servers, host:port"),
+	K("pools[].discovery.dns.refresh", T_DURATION, YES, RANGE(SEC, DAY), .def = "5s",
+	  .doc = "re-resolve interval"),
+	K("pools[].discovery.file", T_STRING, YES,
+	  .doc = "YAML list of {address, weight}, re-read when it changes"),
+	K("pools[].keepalive", T_MAP, YES, .doc = "upstream connection reuse"),
+	K("pools[].keepalive.max_idle", T_INT, YES, RANGE(0, 100000), .def = "64",
+	  POOL(keepalive_max_idle), .doc = "idle upstream connections kept; 0 = no reuse"),
+	K("pools[].keepalive.idle_timeout", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
+	  POOL(keepalive_idle_timeout), .doc = "close an idle upstream connection after this"),
+	K("pools[].timeouts", T_MAP, YES, .doc = "upstream timeouts"),
+	K("pools[].timeouts.connect", T_DURATION, YES, RANGE(1, DAY), .def = "5s",
+	  POOL(connect_timeout), .doc = "TCP connect to a server"),
+	K("pools[].timeouts.response", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
+	  POOL(response_timeout), .doc = "request sent to response headers received (then 504)"),
+	K("pools[].health_check", T_MAP, NOT_YET, .doc = "active health checks"),
+	K("pools[].health_check.path", T_STRING, YES, .def = "/healthz",
+	  .doc = "path probed with GET"),
+	K("pools[].health_check.interval", T_DURATION, YES, RANGE(100, DAY), .def = "2s",
+	  .doc = "time between probes"),
+	K("pools[].health_check.timeout", T_DURATION, YES, RANGE(1, DAY), .def = "1s",
+	  .doc = "probe timeout"),
+	K("pools[].health_check.rise", T_INT, YES, RANGE(1, 100), .def = "2",
+	  .doc = "passes in a row that make a server healthy"),
+	K("pools[].health_check.fall", T_INT, YES, RANGE(1, 100), .def = "3",
+	  .doc = "failures in a row that make a server unhealthy"),
+	K("pools[].circuit_breaker", T_MAP, NOT_YET, .doc = "per-server circuit breaker"),
+	K("pools[].circuit_breaker.consecutive_failures", T_INT, YES, RANGE(0, 1000000), .def = "5",
+	  .doc = "open after this many failures in a row; 0 = rule off"),
+	K("pools[].circuit_breaker.failure_rate", T_PERCENT, YES, RANGE(0, 100), .def = "50%",
+	  .doc = "or when failures/requests in the window reach this"),
+	K("pools[].circuit_breaker.window", T_DURATION, YES, RANGE(SEC, DAY), .def = "10s",
+	  .doc = "window of the failure rate"),
+	K("pools[].circuit_breaker.min_requests", T_INT, YES, RANGE(1, 1000000), .def = "20",
+	  .doc = "requests in the window the rate rule needs"),
+	K("pools[].circuit_breaker.open_for", T_DURATION, YES, RANGE(1, DAY), .def = "30s",
+	  .doc = "then half-open"),
+	K("pools[].circuit_breaker.probe_requests", T_INT, YES, RANGE(1, 1000), .def = "3",
+	  .doc = "requests let through when half-open"),
+	K("pools[].circuit_breaker.max_pending", T_INT, YES, RANGE(0, 1000000), .def = "1024",
+	  .doc = "whole-pool bound on requests waiting for a connection"),
+	K("pools[].retries", T_MAP, NOT_YET, .doc = "retries of failed upstream requests"),
+	K("pools[].retries.attempts", T_INT, YES, RANGE(1, 10), .def = "3",
+	  .doc = "tries in all, the first included"),
+	K("pools[].retries.on", T_STRLIST, YES, .flags = F_DOCDEF, .def = "connect_failure",
+	  .doc = "connect_failure, reset, timeout or a 5xx status"),
+	K("pools[].retries.per_try_timeout", T_DURATION, YES, RANGE(1, DAY), .flags = F_DOCDEF,
+	  .def = "timeouts.response", .doc = "timeout of each try"),
+	K("pools[].retries.backoff", T_MAP, YES, .doc = "exponential backoff with full jitter"),
+	K("pools[].retries.backoff.base", T_DURATION, YES, RANGE(1, DAY), .def = "25ms",
+	  .doc = "first backoff"),
+	K("pools[].retries.backoff.max", T_DURATION, YES, RANGE(1, DAY), .def = "250ms",
+	  .doc = "largest backoff"),
+	K("pools[].retries.budget", T_PERCENT, YES, RANGE(0, 100), .def = "20%",
+	  .doc = "retries in flight never exceed this share of requests in flight (min 3)"),
+	K("pools[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for the whole pool"),
+	K("pools[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
+	K("pools[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
+	  .doc = "tokens allowed above the rate"),
+
+	K("routes", T_LIST, YES, LIST(struct veer_config, routes, nroutes, struct veer_route_conf),
+	  .doc = "tried in order; the first that matches wins (else 404)"),
+	K("routes[].name", T_STRING, YES, .flags = F_REQ, RT(name), .set = set_name,
+	  .doc = "unique route name"),
+	K("routes[].match", T_MAP, YES,
+	  .doc = "conditions that must all hold; absent = every request"),
+	K("routes[].match.host", T_STRING, YES, RT(match_host), .set = set_match_host,
+	  .doc = "request host, exact and case-insensitive (*.example.com not supported yet)"),
+	K("routes[].match.path_prefix", T_STRING, YES, RT(match_path_prefix),
+	  .set = set_path_prefix, .doc = "path starts with this; must begin with /"),
+	K("routes[].match.methods", T_STRLIST, NOT_YET, .doc = "request method is one of these"),
+	K("routes[].match.headers", T_STRMAP, NOT_YET, .doc = "request headers with these values"),
+	K("routes[].version", T_MAP, NOT_YET,
+	  .doc = "choose a pool by a version header, before the action"),
+	K("routes[].version.header", T_STRING, YES, .flags = F_REQ,
+	  .doc = "header holding a version or a range"),
+	K("routes[].version.pools", T_STRLIST, YES, .flags = F_REQ, .set = set_name,
+	  .doc = "pools on offer; the highest version that satisfies wins"),
+	K("routes[].version.on_mismatch", T_ENUM, YES, .choices = "reject|fallback",
+	  .def = "reject", .doc = "no pool satisfies: 400 listing the versions, or the action"),
+	K("routes[].pool", T_STRING, YES, .set = set_name, .doc = "action: proxy to this pool"),
+	K("routes[].split", T_LIST, NOT_YET, .doc = "action: weighted canary split"),
+	K("routes[].split[].pool", T_STRING, YES, .flags = F_REQ, .set = set_name,
+	  .doc = "pool name"),
+	K("routes[].split[].weight", T_INT, YES, .flags = F_REQ, RANGE(0, 1000000),
+	  .doc = "relative weight; 0 sends nothing"),
+	K("routes[].blue_green", T_MAP, NOT_YET, .doc = "action: all traffic to the active pool"),
+	K("routes[].blue_green.blue", T_STRING, YES, .flags = F_REQ, .set = set_name,
+	  .doc = "pool name"),
+	K("routes[].blue_green.green", T_STRING, YES, .flags = F_REQ, .set = set_name,
+	  .doc = "pool name"),
+	K("routes[].blue_green.active", T_ENUM, YES, .choices = "blue|green", .def = "blue",
+	  .doc = "which one gets the traffic"),
+	K("routes[].sticky", T_MAP, NOT_YET, .doc = "keep each key on one pool of a split"),
+	K("routes[].sticky.header", T_STRING, YES, .doc = "key from this request header"),
+	K("routes[].sticky.cookie", T_STRING, YES, .doc = "key from this cookie"),
+	K("routes[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for this route (429)"),
+	K("routes[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
+	K("routes[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
+	  .doc = "tokens allowed above the rate"),
+	K("routes[].rate_limit.key", T_STRING, YES, .def = "client_ip",
+	  .doc = "client_ip, header:NAME or route"),
+	K("routes[].rate_limit.scope", T_ENUM, YES, .choices = "local|global", .def = "local",
+	  .doc = "this instance, or all instances through global.redis"),
+	K("routes[].request_headers", T_MAP, NOT_YET, .doc = "rewrite request headers"),
+	K("routes[].request_headers.set", T_STRMAP, YES, .doc = "headers to set"),
+	K("routes[].request_headers.remove", T_STRLIST, YES, .doc = "headers to remove"),
+	K("routes[].respond", T_MAP, YES, .doc = "action: answer directly, no upstream"),
+	K("routes[].respond.status", T_INT, YES, .flags = F_REQ, RANGE(100, 599),
+	  RT(respond_status), .doc = "status code"),
+	K("routes[].respond.body", T_STRING, YES, .flags = F_EMPTY, .def = "",
+	  .set = set_respond_body, .doc = "response body"),
+};
+
+#define NKEYS VEER_ARRAY_LEN(keys)
+
+/* Actions of a route: exactly one must be present. */
+static const char *const route_actions[] = { "pool", "respond", "split", "blue_green" };
 
 static const struct key *key_find(const char *path)
 {
@@ -486,433 +907,6 @@ static bool key_in_effect(const struct key *k)
 	}
 }
 
-static int choice_index(const struct key *k, const char *s)
-{
-	const char *c = k->choices;
-	size_t n = strlen(s);
-
-	for (int i = 0; c != NULL && *c != '\0'; i++) {
-		size_t l = strcspn(c, "|");
-		if (l == n && memcmp(c, s, n) == 0)
-			return i;
-		c += l;
-		if (*c == '|')
-			c++;
-	}
-	return -1;
-}
-
-/* "a|b|c" as "a, b, c". */
-static const char *choices_text(char *buf, size_t n, const struct key *k)
-{
-	size_t o = 0;
-
-	for (const char *c = k->choices; *c != '\0' && o + 3 < n; c++)
-		o += (size_t)snprintf(buf + o, n - o, *c == '|' ? ", " : "%c", *c);
-	return buf;
-}
-
-static const char *fmt_duration(char *buf, size_t n, uint64_t ms)
-{
-	if (ms != 0 && ms % 3600000 == 0)
-		snprintf(buf, n, "%lluh", (unsigned long long)(ms / 3600000));
-	else if (ms != 0 && ms % 60000 == 0)
-		snprintf(buf, n, "%llum", (unsigned long long)(ms / 60000));
-	else if (ms % 1000 == 0)
-		snprintf(buf, n, "%llus", (unsigned long long)(ms / 1000));
-	else
-		snprintf(buf, n, "%llums", (unsigned long long)ms);
-	return buf;
-}
-
-static const char *fmt_size(char *buf, size_t n, uint64_t b)
-{
-	static const char units[] = "gmk";
-
-	for (int i = 0; i < 3; i++) {
-		uint64_t m = 1ull << (10 * (3 - i));
-		if (b != 0 && b % m == 0) {
-			snprintf(buf, n, "%llu%c", (unsigned long long)(b / m), units[i]);
-			return buf;
-		}
-	}
-	snprintf(buf, n, "%llu", (unsigned long long)b);
-	return buf;
-}
-
-static const char *fmt_value(char *buf, size_t n, const struct key *k, uint64_t v)
-{
-	if (k->type == T_DURATION)
-		return fmt_duration(buf, n, v);
-	if (k->type == T_SIZE)
-		return fmt_size(buf, n, v);
-	snprintf(buf, n, k->type == T_PERCENT ? "%llu%%" : "%llu", (unsigned long long)v);
-	return buf;
-}
-
-/* "an integer", "a duration" ... for "expected ..." messages. */
-static const char *type_name(char *buf, size_t n, const struct key *k)
-{
-	char c[128];
-
-	switch (k->type) {
-	case T_MAP: return "a mapping";
-	case T_LIST: return "a list";
-	case T_STRLIST: return "a list of strings";
-	case T_STRMAP: return "a mapping of names to strings";
-	case T_STRING: return "a string";
-	case T_INT: return (k->flags & F_AUTO) ? "an integer or \"auto\"" : "an integer";
-	case T_BOOL: return "true or false";
-	case T_ENUM:
-		snprintf(buf, n, "one of %s", choices_text(c, sizeof(c), k));
-		return buf;
-	case T_DURATION: return "a duration (250ms, 2s, 1m, 1h)";
-	case T_SIZE: return "a size (512, 16k, 1m, 1g)";
-	case T_PERCENT: return "a percentage (20%)";
-	case T_RATE: return "a rate (500/s, 30/m)";
-	case T_ADDR: return "an address (host:port)";
-	}
-	return "?";
-}
-
-/* ---- storing ----------------------------------------------------------- */
-
-static void *slot(const struct key *k, void *base)
-{
-	return base != NULL && k->width != 0 ? (char *)base + k->off : NULL;
-}
-
-static void store_uint(const struct key *k, void *base, uint64_t v)
-{
-	void *p = slot(k, base);
-
-	if (p == NULL)
-		return;
-	switch (k->width) {
-	case 1: { uint8_t x = (uint8_t)v; memcpy(p, &x, 1); break; }
-	case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
-	case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
-	case 8: memcpy(p, &v, 8); break;
-	default: assert(!"bad width in the key table");
-	}
-}
-
-static void store_str(const struct key *k, void *base, const char *s, size_t len)
-{
-	char **p = slot(k, base);
-
-	if (p == NULL)
-		return;
-	assert(k->width == sizeof(char *));
-	free(*p);
-	*p = veer_xstrndup(s, len);
-}
-
-/* ---- setters ----------------------------------------------------------- */
-
-static int check_text(struct walk *w, const struct key *k, const struct scalar *v)
-{
-	if (strlen(v->text) != v->len) {
-		werr(w, v->mark, "%s: must not contain a NUL byte", v->cpath);
-		return VEER_ERR;
-	}
-	if (v->len == 0 && !(k->flags & F_EMPTY)) {
-		werr(w, v->mark, "%s: must not be empty", v->cpath);
-		return VEER_ERR;
-	}
-	return VEER_OK;
-}
-
-static int check_range(struct walk *w, const struct key *k, const struct scalar *v,
-		       uint64_t n, bool neg)
-{
-	char lo[32], hi[32];
-
-	if (!neg && n >= k->min && n <= k->max)
-		return VEER_OK;
-	werr(w, v->mark, "%s: %s is out of range %s..%s", v->cpath, v->text,
-	     fmt_value(lo, sizeof(lo), k, k->min), fmt_value(hi, sizeof(hi), k, k->max));
-	return VEER_ERR;
-}
-
-/* [-]digits; VEER_ERR when not an integer or beyond 64 bits. */
-static int parse_int(const char *s, uint64_t *n, bool *neg)
-{
-	*neg = s[0] == '-';
-	s += *neg;
-	if (*s < '0' || *s > '9')
-		return VEER_ERR;
-	*n = 0;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (*n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return VEER_ERR;
-		*n = *n * 10 + (uint64_t)(*s - '0');
-	}
-	return *s == '\0' ? VEER_OK : VEER_ERR;
-}
-
-static int parse_addr_value(struct walk *w, const struct scalar *v, struct veer_addr *a)
-{
-	char why[320], q[QBUF];
-
-	if (strlen(v->text) != v->len ||
-	    veer_parse_addr_why(v->text, a, true, why, sizeof(why)) != VEER_OK) {
-		if (strlen(v->text) != v->len)
-			snprintf(why, sizeof(why), "contains a NUL byte");
-		werr(w, v->mark, "%s: bad address %s: %s", v->cpath, Q(q, v), why);
-		return VEER_ERR;
-	}
-	return VEER_OK;
-}
-
-static int set_generic(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	char q[QBUF], t[160];
-	uint64_t n = 0;
-	bool neg = false;
-	int i;
-
-	switch (k->type) {
-	case T_STRING:
-		if (check_text(w, k, v) != VEER_OK)
-			return VEER_ERR;
-		store_str(k, base, v->text, v->len);
-		return VEER_OK;
-	case T_INT:
-		if (parse_int(v->text, &n, &neg) != VEER_OK)
-			goto bad_type;
-		break;
-	case T_BOOL:
-		if (strcmp(v->text, "true") == 0 || strcmp(v->text, "false") == 0) {
-			bool b = v->text[0] == 't';
-			void *p = slot(k, base);
-			if (p != NULL)
-				memcpy(p, &b, sizeof(b));
-			return VEER_OK;
-		}
-		goto bad_type;
-	case T_ENUM:
-		i = choice_index(k, v->text);
-		if (i < 0) {
-			werr(w, v->mark, "%s: unknown value %s (expected one of %s)", v->cpath,
-			     Q(q, v), choices_text(t, sizeof(t), k));
-			return VEER_ERR;
-		}
-		store_uint(k, base, (uint64_t)i);
-		return VEER_OK;
-	case T_DURATION:
-		if (veer_parse_duration(v->text, &n) != VEER_OK) {
-			werr(w, v->mark, "%s: bad duration %s (use an integer and a unit: "
-			     "250ms, 2s, 1m, 1h)", v->cpath, Q(q, v));
-			return VEER_ERR;
-		}
-		break;
-	case T_SIZE:
-		if (veer_parse_size(v->text, &n) != VEER_OK) {
-			werr(w, v->mark, "%s: bad size %s (use an integer and an optional unit: "
-			     "512, 16k, 1m, 1g)", v->cpath, Q(q, v));
-			return VEER_ERR;
-		}
-		break;
-	case T_PERCENT: {
-		uint32_t pc;
-		if (veer_parse_percent(v->text, &pc) != VEER_OK) {
-			werr(w, v->mark, "%s: bad percentage %s (use 0%%..100%%)", v->cpath, Q(q, v));
-			return VEER_ERR;
-		}
-		n = pc;
-		break;
-	}
-	case T_RATE: {
-		double r;
-		void *p = slot(k, base);
-		if (veer_parse_rate(v->text, &r) != VEER_OK) {
-			werr(w, v->mark, "%s: bad rate %s (use N/s, N/m or N/h, N >= 1)",
-			     v->cpath, Q(q, v));
-			return VEER_ERR;
-		}
-		if (p != NULL)
-			memcpy(p, &r, sizeof(r));
-		return VEER_OK;
-	}
-	case T_ADDR: {
-		struct veer_addr a;
-		void *p = slot(k, base);
-		if (parse_addr_value(w, v, &a) != VEER_OK)
-			return VEER_ERR;
-		if (p != NULL) {
-			assert(k->width == sizeof(a));
-			memcpy(p, &a, sizeof(a));
-		}
-		return VEER_OK;
-	}
-	case T_MAP: case T_LIST: case T_STRLIST: case T_STRMAP:
-		assert(!"not a scalar key");
-		return VEER_ERR;
-	}
-	if (check_range(w, k, v, n, neg) != VEER_OK)
-		return VEER_ERR;
-	store_uint(k, base, n);
-	return VEER_OK;
-bad_type:
-	werr(w, v->mark, "%s: expected %s, got %s", v->cpath, type_name(t, sizeof(t), k),
-	     Q(q, v));
-	return VEER_ERR;
-}
-
-static int set_value(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	return k->set != NULL ? k->set(w, k, v, base) : set_generic(w, k, v, base);
-}
-
-static int set_workers(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	long n;
-
-	if (strcmp(v->text, "auto") != 0)
-		return set_generic(w, k, v, base);
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < (long)k->min)
-		n = (long)k->min;
-	if ((uint64_t)n > k->max)
-		n = (long)k->max;
-	store_uint(k, base, (uint64_t)n);
-	return VEER_OK;
-}
-
-/* Names appear in metrics labels and admin API paths: keep them plain. */
-static int set_name(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	char q[QBUF];
-
-	if (check_text(w, k, v) != VEER_OK)
-		return VEER_ERR;
-	if (v->len > 128 ||
-	    strspn(v->text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-		    v->len) {
-		werr(w, v->mark, "%s: bad name %s (use up to 128 letters, digits, \".\", \"_\" "
-		     "and \"-\")", v->cpath, Q(q, v));
-		return VEER_ERR;
-	}
-	store_str(k, base, v->text, v->len);
-	return VEER_OK;
-}
-
-static int set_log_access(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	char q[QBUF];
-
-	if (strcmp(v->text, "off") != 0) {
-		werr(w, v->mark, "%s: %s: not supported yet (only \"off\" for now)", v->cpath,
-		     Q(q, v));
-		return VEER_ERR;
-	}
-	return set_generic(w, k, v, base);
-}
-
-/* RFC 9110 section 5.6.2: a header field name is a token. */
-static bool is_token(const char *s, size_t len)
-{
-	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
-				    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-	return len > 0 && strspn(s, tchar) == len;
-}
-
-static int set_hash_on(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	struct veer_pool_conf *p = base;
-	enum veer_hash_on on = VEER_HASH_NONE;
-	const char *name = NULL;
-	char q[QBUF];
-
-	if (strcmp(v->text, "client_ip") == 0)
-		on = VEER_HASH_CLIENT_IP;
-	else if (strcmp(v->text, "path") == 0)
-		on = VEER_HASH_PATH;
-	else if (strncmp(v->text, "header:", 7) == 0)
-		on = VEER_HASH_HEADER, name = v->text + 7;
-	else if (strncmp(v->text, "cookie:", 7) == 0)
-		on = VEER_HASH_COOKIE, name = v->text + 7;
-	if (on == VEER_HASH_NONE || (name != NULL && !is_token(name, v->len - 7))) {
-		werr(w, v->mark, "%s: bad value %s (expected header:NAME, cookie:NAME, "
-		     "client_ip or path)", v->cpath, Q(q, v));
-		return VEER_ERR;
-	}
-	p->hash_on = on;
-	free(p->hash_key);
-	p->hash_key = name != NULL ? veer_xstrdup(name) : NULL;
-	return VEER_OK;
-}
-
-static int set_server_address(struct walk *w, const struct key *k, const struct scalar *v,
-			      void *base)
-{
-	struct veer_server_conf *s = base;
-	struct veer_addr a;
-
-	if (parse_addr_value(w, v, &a) != VEER_OK)
-		return VEER_ERR;
-	s->addr = a;
-	free(s->address);
-	s->address = veer_xstrdup(v->text);
-	return VEER_OK;
-}
-
-static int set_match_host(struct walk *w, const struct key *k, const struct scalar *v, void *base)
-{
-	char q[QBUF];
-
-	if (check_text(w, k, v) != VEER_OK)
-		return VEER_ERR;
-	if (strchr(v->text, '*') != NULL) {
-		werr(w, v->mark, "%s: wildcard host %s: not supported yet", v->cpath, Q(q, v));
-		return VEER_ERR;
-	}
-	if (strspn(v->text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") !=
-	    v->len) {
-		werr(w, v->mark, "%s: bad host %s", v->cpath, Q(q, v));
-		return VEER_ERR;
-	}
-	return set_generic(w, k, v, base);
-}
-
-static int set_path_prefix(struct walk *w, const struct key *k, const struct scalar *v,
-			   void *base)
-{
-	char q[QBUF];
-
-	if (check_text(w, k, v) != VEER_OK)
-		return VEER_ERR;
-	if (v->text[0] != '/') {
-		werr(w, v->mark, "%s: must start with \"/\", got %s", v->cpath, Q(q, v));
-		return VEER_ERR;
-	}
-	for (size_t i = 0; i < v->len; i++) {
-		unsigned char c = (unsigned char)v->text[i];
-		if (c <= 0x20 || c >= 0x7f) {
-			werr(w, v->mark, "%s: bad path %s (no spaces or control characters; "
-			     "percent-encode the rest)", v->cpath, Q(q, v));
-			return VEER_ERR;
-		}
-	}
-	return set_generic(w, k, v, base);
-}
-
-static int set_respond_body(struct walk *w, const struct key *k, const struct scalar *v,
-			    void *base)
-{
-	struct veer_route_conf *r = base;
-
-	/* The body may hold any bytes, NUL included: keep the length. */
-	free(r->respond_body);
-	r->respond_body = veer_xmalloc(v->len + 1);
-	memcpy(r->respond_body, v->text, v->len);
-	r->respond_body[v->len] = '\0';
-	r->respond_body_len = v->len;
-	return VEER_OK;
-}
-
 /* ---- the walk ---------------------------------------------------------- */
 
 /* snprintf for paths; a path too long for its buffer is only clipped. */
@@ -965,13 +959,12 @@ static yaml_node_t *map_get(struct walk *w, const yaml_node_t *map, const char *
 
 static const char *text_of(const yaml_node_t *n)
 {
-	return n != NULL && n->type == YAML_SCALAR_NODE && !is_null(n)
-		       ? (const char *)n->data.scalar.value
-		       : NULL;
+	return n != NULL && n->type == YAML_SCALAR_NODE && !is_null(n) ?
+		       (const char *)n->data.scalar.value :
+		       NULL;
 }
 
-static void type_error(struct walk *w, const struct key *k, const yaml_node_t *n,
-		       const char *cpath)
+static void type_error(struct walk *w, const struct key *k, const yaml_node_t *n, const char *cpath)
 {
 	char t[160], g[QBUF];
 
@@ -1000,8 +993,8 @@ static void apply_defaults(struct walk *w, const char *owner, void *base)
 	}
 }
 
-static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath,
-		     const char *cpath, void *base);
+static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath, const char *cpath,
+		     void *base);
 
 static void walk_list(struct walk *w, const struct key *k, const yaml_node_t *node,
 		      const char *cpath, void *base)
@@ -1077,8 +1070,8 @@ static void walk_strmap(struct walk *w, const struct key *k, const yaml_node_t *
 		type_error(w, k, node, cpath);
 		return;
 	}
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-	     p < node->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
 		const yaml_node_t *kn = node_at(w, p->key), *vn = node_at(w, p->value);
 		if (kn->type != YAML_SCALAR_NODE || is_null(kn))
 			werr(w, &kn->start_mark, "%s: expected a name, got %s", cpath,
@@ -1130,8 +1123,7 @@ static const char *section(char *buf, size_t n, const char *cpath)
 	return buf;
 }
 
-static void unknown_key(struct walk *w, const yaml_node_t *kn, const char *spath,
-			const char *cpath)
+static void unknown_key(struct walk *w, const yaml_node_t *kn, const char *spath, const char *cpath)
 {
 	char known[512], sec[280], q[QBUF];
 	size_t o = 0;
@@ -1155,12 +1147,12 @@ static bool same_scalar(const yaml_node_t *a, const yaml_node_t *b)
 
 /* Walk the mapping NODE whose schema path is SPATH ("" = the document)
  * and concrete path CPATH; BASE is the owner of the keys inside. */
-static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath,
-		     const char *cpath, void *base)
+static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath, const char *cpath,
+		     void *base)
 {
 	bool seen[NKEYS];
 	char kpath[160], cchild[320], sec[280], q[QBUF], g[QBUF];
-	static const yaml_mark_t start = {0, 0, 0};
+	static const yaml_mark_t start = { 0, 0, 0 };
 	const yaml_mark_t *mark = node != NULL ? &node->start_mark : &start;
 
 	memset(seen, 0, sizeof(seen));
@@ -1168,13 +1160,15 @@ static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath,
 		goto required;
 	if (node->type != YAML_MAPPING_NODE) {
 		if (cpath[0] == '\0')
-			werr(w, mark, "the document must be a mapping, got %s", kind(g, sizeof(g), node));
+			werr(w, mark, "the document must be a mapping, got %s",
+			     kind(g, sizeof(g), node));
 		else
-			werr(w, mark, "%s: expected a mapping, got %s", cpath, kind(g, sizeof(g), node));
+			werr(w, mark, "%s: expected a mapping, got %s", cpath,
+			     kind(g, sizeof(g), node));
 		return;
 	}
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-	     p < node->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
 		const yaml_node_t *kn = node_at(w, p->key), *vn = node_at(w, p->value);
 		const char *name;
 		const struct key *k;
@@ -1201,7 +1195,8 @@ static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath,
 		/* Only plain key names can match: a key "a.b" must not reach a
 		 * deeper row of the table. */
 		k = NULL;
-		if (kn->data.scalar.length == strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789") &&
+		if (kn->data.scalar.length ==
+			    strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789") &&
 		    kn->data.scalar.length < 64) {
 			pathf(kpath, sizeof(kpath), "%s%s%s", spath, spath[0] ? "." : "", name);
 			k = key_find(kpath);
@@ -1264,8 +1259,9 @@ static void check_unique_names(struct walk *w, const char *list, const char *wha
 				continue;
 			a = map_get(w, elem(w, seq, i), "name", NULL);
 			b = map_get(w, elem(w, seq, j), "name", NULL);
-			werr(w, &b->start_mark, "%s[%zu].name: duplicate %s name \"%s\" (first at %zu:%zu)",
-			     list, j, what, nj, a->start_mark.line + 1, a->start_mark.column + 1);
+			werr(w, &b->start_mark,
+			     "%s[%zu].name: duplicate %s name \"%s\" (first at %zu:%zu)", list, j,
+			     what, nj, a->start_mark.line + 1, a->start_mark.column + 1);
 			break;
 		}
 	}
@@ -1275,11 +1271,15 @@ static void finish_listeners(struct walk *w, const yaml_node_t *root)
 {
 	struct veer_config *c = w->cfg;
 	yaml_node_t *seq = top_list(w, root, "listeners");
-	static const yaml_mark_t start = {0, 0, 0};
+	static const yaml_mark_t start = { 0, 0, 0 };
 	yaml_node_t *given = map_get(w, root, "listeners", NULL);
 
-	if (c->nlisteners == 0 && (given == NULL || is_null(given) || seq != NULL))
-		werr(w, given != NULL ? &given->start_mark : root != NULL ? &root->start_mark : &start,
+	if (c->nlisteners == 0 && (root == NULL || root->type == YAML_MAPPING_NODE) &&
+	    (given == NULL || is_null(given) || seq != NULL))
+		werr(w,
+		     given != NULL ? &given->start_mark :
+		     root != NULL  ? &root->start_mark :
+				     &start,
 		     "no listeners defined (at least one is needed)");
 	check_unique_names(w, "listeners", "listener", seq, (const char *)c->listeners,
 			   sizeof(*c->listeners), offsetof(struct veer_listener_conf, name),
@@ -1294,14 +1294,16 @@ static void finish_listeners(struct walk *w, const yaml_node_t *root)
 		for (size_t j = 0; j < i; j++) {
 			yaml_node_t *ln = map_get(w, m, "listen", NULL);
 			const struct veer_listener_conf *o = &c->listeners[j];
-			if (ln == NULL || l->addr.len == 0 || strcmp(l->addr.text, o->addr.text) != 0)
+			if (ln == NULL || l->addr.len == 0 ||
+			    strcmp(l->addr.text, o->addr.text) != 0)
 				continue;
-			if (l->addr.ss.ss_family == AF_INET
-				    ? ((struct sockaddr_in *)&l->addr.ss)->sin_port == 0
-				    : ((struct sockaddr_in6 *)&l->addr.ss)->sin6_port == 0)
+			if (l->addr.ss.ss_family == AF_INET ?
+				    ((struct sockaddr_in *)&l->addr.ss)->sin_port == 0 :
+				    ((struct sockaddr_in6 *)&l->addr.ss)->sin6_port == 0)
 				continue;
-			werr(w, &ln->start_mark, "listeners[%zu].listen: %s is already used by listener \"%s\"",
-			     i, l->addr.text, o->name != NULL ? o->name : "?");
+			werr(w, &ln->start_mark,
+			     "listeners[%zu].listen: %s is already used by listener \"%s\"", i,
+			     l->addr.text, o->name != NULL ? o->name : "?");
 			break;
 		}
 		rs = map_get(w, m, "routes", NULL);
@@ -1324,15 +1326,17 @@ static void finish_listeners(struct walk *w, const yaml_node_t *root)
 				continue; /* reported by the walk */
 			r = veer_config_route(c, name);
 			if (r == NULL) {
-				werr(w, &rn->start_mark, "listeners[%zu].routes[%zu]: route \"%s\" is not defined",
-				     i, j, name);
+				werr(w, &rn->start_mark,
+				     "listeners[%zu].routes[%zu]: route \"%s\" is not defined", i,
+				     j, name);
 				continue;
 			}
 			for (size_t x = 0; x < l->nroutes; x++)
 				twice |= l->routes[x] == r;
 			if (twice) {
-				werr(w, &rn->start_mark, "listeners[%zu].routes[%zu]: route \"%s\" is listed twice",
-				     i, j, name);
+				werr(w, &rn->start_mark,
+				     "listeners[%zu].routes[%zu]: route \"%s\" is listed twice", i,
+				     j, name);
 				continue;
 			}
 			l->routes[l->nroutes++] = r;
@@ -1359,17 +1363,19 @@ static void finish_pools(struct walk *w, const yaml_node_t *root)
 		if (p->nservers == 0 && sv == NULL)
 			werr(w, &m->start_mark, "pools[%zu]: pool \"%s\" has no servers", i, label);
 		else if (p->nservers == 0 && (is_null(sv) || sv->type == YAML_SEQUENCE_NODE))
-			werr(w, &sv->start_mark, "pools[%zu].servers: pool \"%s\" has no servers", i,
-			     label);
+			werr(w, &sv->start_mark, "pools[%zu].servers: pool \"%s\" has no servers",
+			     i, label);
 		hn = map_get(w, m, "hash_on", &hk);
 		bn = map_get(w, m, "balance", &bk);
 		if (bn == NULL || (text_of(bn) != NULL && choice_index(kb, text_of(bn)) >= 0)) {
 			if (p->balance == VEER_BALANCE_HASH && hn == NULL)
-				werr(w, bk != NULL ? &bk->start_mark : &m->start_mark, "pools[%zu].balance: balance hash needs hash_on "
-				     "(header:NAME, cookie:NAME, client_ip or path)", i);
-			else if (p->balance != VEER_BALANCE_HASH && hn != NULL)
-				werr(w, &hk->start_mark, "pools[%zu].hash_on: only valid with balance: hash",
+				werr(w, bk != NULL ? &bk->start_mark : &m->start_mark,
+				     "pools[%zu].balance: balance hash needs hash_on "
+				     "(header:NAME, cookie:NAME, client_ip or path)",
 				     i);
+			else if (p->balance != VEER_BALANCE_HASH && hn != NULL)
+				werr(w, &hk->start_mark,
+				     "pools[%zu].hash_on: only valid with balance: hash", i);
 		}
 		sv = sv != NULL && sv->type == YAML_SEQUENCE_NODE ? sv : NULL;
 		for (size_t j = 1; j < p->nservers; j++) {
@@ -1380,8 +1386,10 @@ static void finish_pools(struct walk *w, const yaml_node_t *root)
 					continue;
 				an = map_get(w, elem(w, sv, j), "address", NULL);
 				if (an != NULL)
-					werr(w, &an->start_mark, "pools[%zu].servers[%zu].address: duplicate "
-					     "server %s in pool \"%s\"", i, j, p->servers[j].addr.text, label);
+					werr(w, &an->start_mark,
+					     "pools[%zu].servers[%zu].address: duplicate "
+					     "server %s in pool \"%s\"",
+					     i, j, p->servers[j].addr.text, label);
 				break;
 			}
 		}
@@ -1426,16 +1434,19 @@ static void finish_routes(struct walk *w, const yaml_node_t *root)
 				first = a;
 				continue;
 			}
-			werr(w, &kn[a]->start_mark, "routes[%zu].%s: %s has more than one action (%s and %s)",
-			     i, route_actions[a], label, route_actions[first], route_actions[a]);
+			werr(w, &kn[a]->start_mark,
+			     "routes[%zu].%s: %s has more than one action (%s and %s)", i,
+			     route_actions[a], label, route_actions[first], route_actions[a]);
 		}
 		if (found == 0)
-			werr(w, &m->start_mark, "routes[%zu]: %s has no action (%s)", i, label, supported);
+			werr(w, &m->start_mark, "routes[%zu]: %s has no action (%s)", i, label,
+			     supported);
 		pn = map_get(w, m, "pool", NULL);
 		if (text_of(pn) != NULL) {
 			r->pool = veer_config_pool(c, text_of(pn));
 			if (r->pool == NULL)
-				werr(w, &pn->start_mark, "routes[%zu].pool: pool \"%s\" is not defined", i,
+				werr(w, &pn->start_mark,
+				     "routes[%zu].pool: pool \"%s\" is not defined", i,
 				     text_of(pn));
 		}
 		if (found == 1 && kn[0] != NULL)
@@ -1455,9 +1466,10 @@ static void prepare_balancers(struct walk *w, const yaml_node_t *root)
 		const struct veer_balancer_ops *b = veer_balancer_for(p->balance);
 		if (b->prepare != NULL && b->prepare(p) != VEER_OK) {
 			yaml_node_t *m = elem(w, seq, i);
-			static const yaml_mark_t start = {0, 0, 0};
+			static const yaml_mark_t start = { 0, 0, 0 };
 			werr(w, m != NULL ? &m->start_mark : &start,
-			     "pools[%zu]: balancer %s cannot prepare pool \"%s\"", i, b->name, p->name);
+			     "pools[%zu]: balancer %s cannot prepare pool \"%s\"", i, b->name,
+			     p->name);
 			continue;
 		}
 		p->balancer = b;
@@ -1500,7 +1512,7 @@ struct veer_config *veer_config_load_mem(const char *name, const char *data, siz
 					 struct veer_errors *errs)
 {
 	struct veer_config *c = veer_xcalloc(1, sizeof(*c));
-	struct walk w = {.name = name, .errs = errs, .cfg = c};
+	struct walk w = { .name = name, .errs = errs, .cfg = c };
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	bool parser_ok = false, doc_ok = false, extra_ok = false;
@@ -1567,22 +1579,39 @@ void veer_config_reference(FILE *f)
 		const struct key *k = &keys[i];
 		const char *type;
 		switch (k->type) {
-		case T_MAP: type = "mapping"; break;
-		case T_LIST: type = "list of mappings"; break;
-		case T_STRLIST: type = "list of strings"; break;
-		case T_STRMAP: type = "mapping of strings"; break;
-		case T_STRING: type = "string"; break;
-		case T_BOOL: type = "`true` or `false`"; break;
-		case T_RATE: type = "rate (`500/s`, `30/m`)"; break;
-		case T_ADDR: type = "address (`host:port`)"; break;
+		case T_MAP:
+			type = "mapping";
+			break;
+		case T_LIST:
+			type = "list of mappings";
+			break;
+		case T_STRLIST:
+			type = "list of strings";
+			break;
+		case T_STRMAP:
+			type = "mapping of strings";
+			break;
+		case T_STRING:
+			type = "string";
+			break;
+		case T_BOOL:
+			type = "`true` or `false`";
+			break;
+		case T_RATE:
+			type = "rate (`500/s`, `30/m`)";
+			break;
+		case T_ADDR:
+			type = "address (`host:port`)";
+			break;
 		case T_ENUM:
 			snprintf(t, sizeof(t), "one of %s", choices_text(c, sizeof(c), k));
 			type = t;
 			break;
 		default: {
-			const char *base = k->type == T_INT ? "integer" :
+			const char *base = k->type == T_INT      ? "integer" :
 					   k->type == T_DURATION ? "duration" :
-					   k->type == T_SIZE ? "size" : "percentage";
+					   k->type == T_SIZE     ? "size" :
+								   "percentage";
 			if (k->max == NOLIMIT)
 				snprintf(t, sizeof(t), "%s", base);
 			else

@@ -106,6 +106,24 @@ static bool list_has(const char *v, size_t len, const char *token)
 	return false;
 }
 
+/* tchar of RFC 9110 §5.6.2: what a field name may hold.  llhttp 8.1
+ * lets a space through. */
+static bool is_token(const char *s, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch != 0 && strchr(extra, ch) != NULL)))
+			return false;
+	}
+	return true;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct veer_msg *m = msg_of(p);
@@ -126,6 +144,8 @@ static int on_header_value_complete(llhttp_t *p)
 	 * part of the value, so a CR or LF inside the value means one. */
 	if (memchr(val, '\n', h->value.len) != NULL || memchr(val, '\r', h->value.len) != NULL)
 		return -1;
+	if (!is_token(name, h->name.len))
+		return -1;
 
 	switch (h->name.len) {
 	case 4:
@@ -142,8 +162,11 @@ static int on_header_value_complete(llhttp_t *p)
 			m->flags |= VEER_H_EXPECT_100;
 		break;
 	case 7:
-		if (veer_token_eq(name, 7, "upgrade"))
+		if (veer_token_eq(name, 7, "upgrade")) {
 			m->flags |= VEER_H_UPGRADE;
+			if (list_has(val, h->value.len, "websocket"))
+				m->flags |= VEER_H_WEBSOCKET;
+		}
 		break;
 	case 10:
 		if (veer_token_eq(name, 10, "connection"))
@@ -177,6 +200,26 @@ static int on_headers_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
+/* Check the CRLF that must follow chunk data, from POS on; what lies past
+ * the end of this read is checked at the start of the next one.  llhttp 8.1
+ * skips those two bytes without looking at them (RFC 9112 §7.1). */
+static int check_crlf(struct veer_msg *m, const char *pos)
+{
+	while (m->crlf_need > 0 && pos < m->walk_end) {
+		if (*pos != (m->crlf_need == 2 ? '\r' : '\n'))
+			return -1;
+		m->crlf_need--;
+		pos++;
+	}
+	return 0;
+}
+
+static int on_chunk_header(llhttp_t *p)
+{
+	msg_of(p)->chunk_left = p->content_length;
+	return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct veer_msg *m = msg_of(p);
@@ -184,6 +227,13 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	m->body_bytes += len;
 	if (m->body_sink != NULL)
 		evbuffer_add(m->body_sink, at, len);
+	if (p->flags & F_CHUNKED) {
+		m->chunk_left -= len;
+		if (m->chunk_left == 0) {
+			m->crlf_need = 2;
+			return check_crlf(m, at + len);
+		}
+	}
 	return 0;
 }
 
@@ -202,6 +252,7 @@ static const llhttp_settings_t settings = {
 	.on_header_value_complete = on_header_value_complete,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
+	.on_chunk_header = on_chunk_header,
 	.on_message_complete = on_message_complete,
 };
 
@@ -233,11 +284,8 @@ void veer_msg_reset(struct veer_msg *msg)
 
 static int error_status(llhttp_t *p, const struct veer_msg *m)
 {
-	if (m->too_many)
-		return 431;
-	if (llhttp_get_errno(p) == HPE_INVALID_VERSION)
-		return 505;
-	return 400;
+	(void)p;
+	return m->too_many ? 431 : 400;
 }
 
 int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size_t len,
@@ -265,8 +313,17 @@ int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size
 		m->head_len = (uint32_t)(llhttp_get_error_pos(p) - buf);
 		m->parsed = m->head_len;
 		llhttp_resume(p);
-		if (p->type == HTTP_REQUEST && m->host < 0 && p->http_major == 1 &&
-		    p->http_minor == 1) {
+		if (p->http_major != 1) {
+			/* HTTP/0.9 request lines are malformed here; another
+			 * major version is well-formed but not ours (RFC 9110
+			 * §15.6.6).  A higher 1.x minor is served as 1.1
+			 * (RFC 9110 §2.5). */
+			*status = p->http_major == 0 ? 400 : 505;
+			return VEER_ERR;
+		}
+		if (p->http_minor > 1)
+			p->http_minor = 1;
+		if (p->type == HTTP_REQUEST && m->host < 0 && p->http_minor == 1) {
 			/* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
 			*status = 400;
 			return VEER_ERR;
@@ -279,7 +336,12 @@ int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size
 
 static int walk(llhttp_t *p, struct veer_msg *m, const char *data, size_t len, size_t *used)
 {
-	llhttp_errno_t err = llhttp_execute(p, data, len);
+	llhttp_errno_t err;
+
+	m->walk_end = data + len;
+	if (m->crlf_need > 0 && check_crlf(m, data) != 0)
+		return VEER_ERR;
+	err = llhttp_execute(p, data, len);
 
 	if (err == HPE_OK) {
 		*used = len;
@@ -437,8 +499,55 @@ static void copy_kept(struct evbuffer *out, const struct veer_msg *m,
 static bool keep_request_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
 {
 	(void)arg;
+	/* Expect is answered by veer itself (see proxy.c). */
 	return !dropped(m, h) && !named(m, h, "x-forwarded-for") && !named(m, h, "via") &&
-	       !named(m, h, "x-forwarded-proto") && !named(m, h, "x-forwarded-host");
+	       !named(m, h, "x-forwarded-proto") && !named(m, h, "x-forwarded-host") &&
+	       !named(m, h, "traceparent") && !named(m, h, "expect");
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	size_t i;
+	bool nonzero = false;
+
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+		nonzero |= s[i] != '0';
+	}
+	return nonzero;
+}
+
+/* A W3C trace-context traceparent of version 00:
+ * "00-" 32 hex trace-id "-" 16 hex parent-id "-" 2 hex flags. */
+static bool valid_traceparent(const char *v, size_t n)
+{
+	return n == 55 && v[0] == '0' && v[1] == '0' && v[2] == '-' && is_hex(v + 3, 32) &&
+	       v[35] == '-' && is_hex(v + 36, 16) && v[52] == '-' &&
+	       (is_hex(v + 53, 2) || (v[53] == '0' && v[54] == '0'));
+}
+
+/* traceparent for the upstream: the client's trace continues with veer's
+ * span as the parent; without a valid one, veer starts a trace. */
+static void write_traceparent(struct evbuffer *out, const struct veer_msg *m,
+			      const struct veer_fwd *fwd)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		const struct veer_hdr *h = &m->hdrs[i];
+		const char *v = veer_span_ptr(m, h->value);
+		if (h->name.len == 11 && named(m, h, "traceparent") &&
+		    valid_traceparent(v, h->value.len)) {
+			evbuffer_add(out, "traceparent: 00-", 16);
+			evbuffer_add(out, v + 3, 33);
+			evbuffer_add(out, fwd->span_id, 16);
+			evbuffer_add(out, v + 52, 3);
+			evbuffer_add(out, "\r\n", 2);
+			return;
+		}
+	}
+	evbuffer_add_printf(out, "traceparent: 00-%.32s-%.16s-01\r\n", fwd->trace_id, fwd->span_id);
 }
 
 static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
@@ -505,6 +614,8 @@ size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, 
 		evbuffer_add(out, ", ", 2);
 	}
 	evbuffer_add_printf(out, "1.%d veer\r\n", p->http_minor);
+	if (fwd->trace_id != NULL)
+		write_traceparent(out, m, fwd);
 	if (fwd->request_id != NULL)
 		evbuffer_add_printf(out, "X-Request-Id: %s\r\n", fwd->request_id);
 	evbuffer_add(out, "\r\n", 2);

@@ -374,8 +374,17 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 		.proto = "http",
 		.request_id = c->req.req_id < 0 ? c->req_id : NULL,
 		.default_host = u->pool->servers[u->server].addr.text,
-		.upgrade = c->parser.upgrade != 0,
+		.upgrade = c->websocket,
 	};
+	char trace[33], span[17];
+	uint64_t r[3];
+
+	for (int i = 0; i < 3; i++)
+		r[i] = veer_rand_next(&c->w->rng);
+	snprintf(trace, sizeof(trace), "%016" PRIx64 "%016" PRIx64, r[0], r[1]);
+	snprintf(span, sizeof(span), "%016" PRIx64, r[2] | 1u);
+	fwd.trace_id = trace;
+	fwd.span_id = span;
 
 	u->resp.skip_body = c->is_head;
 	if (evbuffer_get_length(c->replay) > 0) {
@@ -482,6 +491,16 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *pool)
 		snprintf(c->req_id, sizeof(c->req_id), "%s%016" PRIx64, w->id_prefix, ++w->req_seq);
 	send_request_head(c, u);
 	evbuffer_drain(c->in, c->req.head_len);
+	if ((c->req.flags & VEER_H_EXPECT_100) && c->http_minor == 1 &&
+	    ((c->req.flags & VEER_H_CHUNKED) || c->parser.content_length > 0) &&
+	    evbuffer_get_length(c->in) == 0) {
+		/* veer reads the body itself, so it answers the expectation
+		 * (RFC 9110 §10.1.1) as nginx does; Expect is not forwarded. */
+		evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		client_flush(c);
+		if (c->state == VEER_CS_CLOSED)
+			return;
+	}
 	set_state(c, VEER_CS_FORWARD);
 	event_del(&c->timer);
 	forward_body(c);
@@ -506,6 +525,9 @@ static void start_request(struct veer_client *c)
 	c->body_sent = false;
 	c->pool = NULL;
 	c->config = c->w->config;
+	/* Only WebSocket upgrades are tunnelled; other Upgrade offers (h2c
+	 * ...) are dropped as hop-by-hop and the request goes on as HTTP/1.1. */
+	c->websocket = c->parser.upgrade && (c->req.flags & VEER_H_WEBSOCKET);
 
 	if ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > c->lconf->body_bytes) {
 		c->keep_alive = false;
@@ -817,7 +839,7 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 	code = u->parser.status_code;
 	r.http_minor = c->http_minor;
 	r.request_id = c->req_id[0] ? c->req_id : NULL;
-	if (code == 101 && c->parser.upgrade && u->parser.upgrade) {
+	if (code == 101 && c->websocket && u->parser.upgrade) {
 		r.upgrade = true;
 	} else if (code >= 100 && code < 200) {
 		/* Interim responses (100 Continue ...) pass through; 1.0

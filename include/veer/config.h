@@ -180,6 +180,11 @@ int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names
 int veer_parse_percent(const char *s, uint32_t *out); /* "20%" -> 20; 0..100 */
 int veer_parse_rate(const char *s, double *out);      /* "500/s" "30/m" -> per second */
 
+/* The inverse of the parsers, in the largest exact unit ("90s", "1500ms",
+ * "32k", "100m"); write into BUF (N bytes) and return it. */
+const char *veer_format_duration(char *buf, size_t n, veer_ms_t ms);
+const char *veer_format_size(char *buf, size_t n, uint64_t bytes);
+
 /* Print the config key reference (one markdown table row per key, from the
  * key table that drives the loader) to F. */
 void veer_config_reference(FILE *f);

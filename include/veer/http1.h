@@ -36,6 +36,7 @@ enum veer_hdr_flag {
 	VEER_H_CHUNKED = 1u << 3,   /* Transfer-Encoding: chunked seen */
 	VEER_H_EXPECT_100 = 1u << 4,
 	VEER_H_HOST = 1u << 5,
+	VEER_H_WEBSOCKET = 1u << 6, /* Upgrade: websocket */
 };
 
 /* One message head being parsed, and what the body walk needs. */
@@ -58,6 +59,9 @@ struct veer_msg {
 	bool in_body;     /* head done: header callbacks now are trailers */
 	bool complete;    /* the whole message (head and body) was seen */
 	uint64_t body_bytes;         /* decoded body bytes seen so far */
+	uint64_t chunk_left;         /* data bytes left in the current chunk */
+	const char *walk_end;        /* end of the bytes being walked */
+	uint8_t crlf_need;           /* CRLF bytes after chunk data still unchecked */
 	struct evbuffer *body_sink;  /* when set, decoded body bytes go here */
 };
 
@@ -111,6 +115,8 @@ struct veer_fwd {
 	const char *request_id;  /* generated id when the client sent none, else NULL */
 	const char *default_host; /* Host to send when the client sent none */
 	bool upgrade;            /* keep Upgrade/Connection: upgrade (WebSocket) */
+	const char *trace_id;    /* 32 hex: a new trace when the client sent none; NULL = no traceparent */
+	const char *span_id;     /* 16 hex: veer's span, the upstream's parent */
 };
 
 /* Write the upstream request head for the client head M into OUT.

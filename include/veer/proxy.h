@@ -102,6 +102,7 @@ struct veer_client {
 	bool resp_started;   /* a response byte was sent for this request */
 	bool body_sent;      /* a request body byte went upstream */
 	bool is_head;
+	bool websocket;      /* a WebSocket upgrade was asked for */
 	TAILQ_ENTRY(veer_client) link;
 };
 
