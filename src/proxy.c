@@ -442,7 +442,7 @@ static void forward_body(struct veer_client *c)
 			respond_error(c, 400, true);
 		return;
 	}
-	if (c->req.body_bytes > c->lconf->body_bytes) {
+	if (c->lconf->body_bytes > 0 && c->req.body_bytes > c->lconf->body_bytes) {
 		c->keep_alive = false;
 		unpair(c);
 		veer_upstream_close(u);
@@ -529,7 +529,9 @@ static void start_request(struct veer_client *c)
 	 * ...) are dropped as hop-by-hop and the request goes on as HTTP/1.1. */
 	c->websocket = c->parser.upgrade && (c->req.flags & VEER_H_WEBSOCKET);
 
-	if ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > c->lconf->body_bytes) {
+	/* limits.body_bytes: 0 means no limit, as in nginx. */
+	if (c->lconf->body_bytes > 0 && (c->parser.flags & F_CONTENT_LENGTH) &&
+	    c->parser.content_length > c->lconf->body_bytes) {
 		c->keep_alive = false;
 		respond_error(c, 413, true);
 		return;

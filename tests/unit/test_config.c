@@ -1,1 +1,975 @@
-/* placeholder */
+/* Unit tests of the config loader (src/config.c, src/config_yaml.c): values
+ * and defaults, every error with its line and column, the value parsers. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "veer/balance.h"
+#include "veer/common.h"
+#include "veer/config.h"
+
+static struct veer_config *load(const char *yaml, struct veer_errors *e)
+{
+	return veer_config_load_mem("t.yaml", yaml, strlen(yaml), e);
+}
+
+static char *joined(const struct veer_errors *e)
+{
+	static char buf[8192];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < e->n && o < sizeof(buf); i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "  [%zu] %s\n", i, e->lines[i]);
+	return buf;
+}
+
+/* YAML must fail with exactly the error lines WANT (in order). */
+static void expect_errors(const char *yaml, const char *const *want, size_t n)
+{
+	struct veer_errors e = { 0 };
+	struct veer_config *c = load(yaml, &e);
+
+	cr_assert_null(c, "loaded, but expected errors:\n%s", want[0]);
+	cr_assert_eq(e.n, n, "expected %zu errors, got %zu:\n%s", n, e.n, joined(&e));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_str_eq(e.lines[i], want[i], "error %zu:\n got: %s\nwant: %s\nall:\n%s", i,
+				 e.lines[i], want[i], joined(&e));
+	veer_errors_free(&e);
+}
+
+#define EXPECT_ERRORS(yaml, ...)                                                \
+	do {                                                                    \
+		static const char *const want_[] = { __VA_ARGS__ };             \
+		expect_errors((yaml), want_, sizeof(want_) / sizeof(want_[0])); \
+	} while (0)
+
+static struct veer_config *load_ok(const char *yaml)
+{
+	struct veer_errors e = { 0 };
+	struct veer_config *c = load(yaml, &e);
+
+	cr_assert_not_null(c, "load failed:\n%s", joined(&e));
+	cr_assert_eq(e.n, 0);
+	veer_errors_free(&e);
+	return c;
+}
+
+/* The smallest valid config, reused by tests that add one thing. */
+#define MIN_LISTENERS "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+#define MIN_POOLS "pools:\n  - name: p\n    servers:\n      - address: 127.0.0.1:9001\n"
+#define MIN_ROUTES "routes:\n  - name: r\n    pool: p\n"
+#define MINIMAL MIN_LISTENERS MIN_POOLS MIN_ROUTES
+
+static const char full_yaml[] = "global:\n"
+				"  workers: 3\n"
+				"  max_connections: 500\n"
+				"  drain_timeout: 2m\n"
+				"  expose_headers: false\n"
+				"  user: veer\n"
+				"  log:\n"
+				"    level: debug\n"
+				"    error: /var/log/veer/error.log\n"
+				"    access: off\n"
+				"    access_format: combined\n"
+				"listeners:\n"
+				"  - name: web\n"
+				"    listen: 0.0.0.0:8080\n"
+				"    timeouts: { header: 5s, idle: 1m, body: 250ms }\n"
+				"    limits: { header_bytes: 16k, headers: 50, body_bytes: 1g }\n"
+				"    routes: [health, api]\n"
+				"  - name: v6\n"
+				"    listen: \"[::1]:8443\"\n"
+				"pools:\n"
+				"  - name: api-v1\n"
+				"    version: 1.8.3\n"
+				"    balance: hash\n"
+				"    hash_on: header:X-User-Id\n"
+				"    servers:\n"
+				"      - { address: 127.0.0.1:9001, weight: 1 }\n"
+				"      - { address: 127.0.0.1:9002, weight: 2 }\n"
+				"      - { address: \"[::1]:9003\", weight: 0 }\n"
+				"    keepalive: { max_idle: 8, idle_timeout: 30s }\n"
+				"    timeouts: { connect: 1s, response: 30s }\n"
+				"  - name: web-blue\n"
+				"    balance: least_conn\n"
+				"    servers:\n"
+				"      - address: localhost:9100\n"
+				"routes:\n"
+				"  - name: api\n"
+				"    match:\n"
+				"      host: api.example.com\n"
+				"      path_prefix: /api/\n"
+				"    pool: api-v1\n"
+				"  - name: web\n"
+				"    match: { path_prefix: / }\n"
+				"    pool: web-blue\n"
+				"  - name: health\n"
+				"    match: { path_prefix: /ping }\n"
+				"    respond: { status: 200, body: \"pong\\n\" }\n";
+
+Test(config, full_config_round_trips)
+{
+	struct veer_config *c = load_ok(full_yaml);
+	const struct veer_listener_conf *l;
+	const struct veer_pool_conf *p;
+	const struct veer_route_conf *r;
+
+	cr_assert_eq(c->magic, VEER_CONFIG_MAGIC);
+	cr_assert_eq(atomic_load(&c->refs), 1);
+	cr_assert_eq(c->generation, 0);
+	cr_assert_str_eq(c->path, "t.yaml");
+
+	cr_assert_eq(c->global.workers, 3);
+	cr_assert_eq(c->global.max_connections, 500);
+	cr_assert_eq(c->global.drain_timeout, 120000);
+	cr_assert_eq(c->global.expose_headers, false);
+	cr_assert_str_eq(c->global.user, "veer");
+	cr_assert_eq(c->global.log_level, VEER_LOG_DEBUG);
+	cr_assert_str_eq(c->global.log_error, "/var/log/veer/error.log");
+	cr_assert_str_eq(c->global.log_access, "off");
+	cr_assert_eq(c->global.access_json, false);
+
+	cr_assert_eq(c->nlisteners, 2);
+	l = &c->listeners[0];
+	cr_assert_str_eq(l->name, "web");
+	cr_assert_str_eq(l->addr.text, "0.0.0.0:8080");
+	cr_assert_eq(l->addr.ss.ss_family, AF_INET);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&l->addr.ss)->sin_port), 8080);
+	cr_assert_eq(l->addr.len, sizeof(struct sockaddr_in));
+	cr_assert_eq(l->header_timeout, 5000);
+	cr_assert_eq(l->idle_timeout, 60000);
+	cr_assert_eq(l->body_timeout, 250);
+	cr_assert_eq(l->header_bytes, 16384);
+	cr_assert_eq(l->max_headers, 50);
+	cr_assert_eq(l->body_bytes, 1024ull * 1024 * 1024);
+	cr_assert_eq(l->nroutes, 2);
+	cr_assert_eq(l->routes[0], &c->routes[2]);
+	cr_assert_eq(l->routes[1], &c->routes[0]);
+	l = &c->listeners[1];
+	cr_assert_str_eq(l->name, "v6");
+	cr_assert_str_eq(l->addr.text, "[::1]:8443");
+	cr_assert_eq(l->addr.ss.ss_family, AF_INET6);
+	cr_assert_eq(l->addr.len, sizeof(struct sockaddr_in6));
+	cr_assert_eq(l->nroutes, 3, "default: every route");
+	cr_assert_eq(l->routes[0], &c->routes[0]);
+	cr_assert_eq(l->routes[1], &c->routes[1]);
+	cr_assert_eq(l->routes[2], &c->routes[2]);
+
+	cr_assert_eq(c->npools, 2);
+	p = &c->pools[0];
+	cr_assert_str_eq(p->name, "api-v1");
+	cr_assert_str_eq(p->version, "1.8.3");
+	cr_assert_eq(p->balance, VEER_BALANCE_HASH);
+	cr_assert_eq(p->balancer, &veer_balance_hash);
+	cr_assert_eq(p->hash_on, VEER_HASH_HEADER);
+	cr_assert_str_eq(p->hash_key, "X-User-Id");
+	cr_assert_eq(p->nservers, 3);
+	cr_assert_str_eq(p->servers[0].address, "127.0.0.1:9001");
+	cr_assert_str_eq(p->servers[0].addr.text, "127.0.0.1:9001");
+	cr_assert_eq(p->servers[0].weight, 1);
+	cr_assert_str_eq(p->servers[1].addr.text, "127.0.0.1:9002");
+	cr_assert_eq(p->servers[1].weight, 2);
+	cr_assert_str_eq(p->servers[2].address, "[::1]:9003");
+	cr_assert_str_eq(p->servers[2].addr.text, "[::1]:9003");
+	cr_assert_eq(p->servers[2].weight, 0);
+	cr_assert_eq(p->keepalive_max_idle, 8);
+	cr_assert_eq(p->keepalive_idle_timeout, 30000);
+	cr_assert_eq(p->connect_timeout, 1000);
+	cr_assert_eq(p->response_timeout, 30000);
+	cr_assert_eq(p->index, 0);
+	p = &c->pools[1];
+	cr_assert_str_eq(p->name, "web-blue");
+	cr_assert_null(p->version);
+	cr_assert_eq(p->balance, VEER_BALANCE_LEAST_CONN);
+	cr_assert_eq(p->balancer, &veer_balance_least_conn);
+	cr_assert_eq(p->hash_on, VEER_HASH_NONE);
+	cr_assert_null(p->hash_key);
+	cr_assert_str_eq(p->servers[0].address, "localhost:9100");
+	cr_assert(strcmp(p->servers[0].addr.text, "127.0.0.1:9100") == 0 ||
+			  strcmp(p->servers[0].addr.text, "[::1]:9100") == 0,
+		  "%s", p->servers[0].addr.text);
+	cr_assert_eq(p->index, 1);
+
+	cr_assert_eq(c->nroutes, 3);
+	r = &c->routes[0];
+	cr_assert_str_eq(r->name, "api");
+	cr_assert_str_eq(r->match_host, "api.example.com");
+	cr_assert_str_eq(r->match_path_prefix, "/api/");
+	cr_assert_eq(r->action, VEER_ACTION_POOL);
+	cr_assert_eq(r->pool, &c->pools[0]);
+	cr_assert_eq(r->index, 0);
+	r = &c->routes[1];
+	cr_assert_null(r->match_host);
+	cr_assert_str_eq(r->match_path_prefix, "/");
+	cr_assert_eq(r->pool, &c->pools[1]);
+	r = &c->routes[2];
+	cr_assert_eq(r->action, VEER_ACTION_RESPOND);
+	cr_assert_null(r->pool);
+	cr_assert_eq(r->respond_status, 200);
+	cr_assert_str_eq(r->respond_body, "pong\n");
+	cr_assert_eq(r->respond_body_len, 5);
+	cr_assert_eq(r->index, 2);
+
+	cr_assert_eq(veer_config_pool(c, "web-blue"), &c->pools[1]);
+	cr_assert_null(veer_config_pool(c, "nope"));
+	cr_assert_eq(veer_config_route(c, "health"), &c->routes[2]);
+	cr_assert_null(veer_config_route(c, "nope"));
+
+	cr_assert_eq(veer_config_unref(c), true);
+	veer_config_free(c);
+}
+
+Test(config, defaults)
+{
+	struct veer_config *c = load_ok(MINIMAL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cr_assert_eq(c->global.workers, cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus);
+	cr_assert_eq(c->global.max_connections, 20000);
+	cr_assert_eq(c->global.drain_timeout, 30000);
+	cr_assert_eq(c->global.expose_headers, true);
+	cr_assert_null(c->global.user);
+	cr_assert_eq(c->global.log_level, VEER_LOG_INFO);
+	cr_assert_str_eq(c->global.log_error, "stderr");
+	cr_assert_str_eq(c->global.log_access, "off");
+	cr_assert_eq(c->global.access_json, true);
+
+	cr_assert_eq(c->listeners[0].header_timeout, 10000);
+	cr_assert_eq(c->listeners[0].idle_timeout, 75000);
+	cr_assert_eq(c->listeners[0].body_timeout, 60000);
+	cr_assert_eq(c->listeners[0].header_bytes, 32 * 1024);
+	cr_assert_eq(c->listeners[0].max_headers, 100);
+	cr_assert_eq(c->listeners[0].body_bytes, 100ull * 1024 * 1024);
+	cr_assert_str_eq(c->listeners[0].addr.text, "127.0.0.1:0");
+	cr_assert_eq(c->listeners[0].nroutes, 1);
+	cr_assert_eq(c->listeners[0].routes[0], &c->routes[0]);
+
+	cr_assert_eq(c->pools[0].balance, VEER_BALANCE_ROUND_ROBIN);
+	cr_assert_eq(c->pools[0].balancer, &veer_balance_round_robin);
+	cr_assert_eq(c->pools[0].servers[0].weight, 1);
+	cr_assert_eq(c->pools[0].keepalive_max_idle, 64);
+	cr_assert_eq(c->pools[0].keepalive_idle_timeout, 60000);
+	cr_assert_eq(c->pools[0].connect_timeout, 5000);
+	cr_assert_eq(c->pools[0].response_timeout, 60000);
+
+	cr_assert_null(c->routes[0].match_host);
+	cr_assert_null(c->routes[0].match_path_prefix);
+	cr_assert_eq(c->routes[0].action, VEER_ACTION_POOL);
+	cr_assert_eq(c->routes[0].pool, &c->pools[0]);
+	veer_config_free(c);
+}
+
+Test(config, workers_auto_and_number)
+{
+	struct veer_config *c = load_ok("global: { workers: auto }\n" MINIMAL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cr_assert_gt(c->global.workers, 0);
+	cr_assert_eq(c->global.workers, cpus > 256 ? 256 : (unsigned)cpus);
+	veer_config_free(c);
+	c = load_ok("global: { workers: 256 }\n" MINIMAL);
+	cr_assert_eq(c->global.workers, 256);
+	veer_config_free(c);
+	EXPECT_ERRORS("global: { workers: 0 }\n" MINIMAL,
+		      "t.yaml:1:20: global.workers: 0 is out of range 1..256");
+	EXPECT_ERRORS("global: { workers: many }\n" MINIMAL,
+		      "t.yaml:1:20: global.workers: expected an integer or \"auto\", got \"many\"");
+}
+
+Test(config, respond_body_keeps_nul_and_default_empty)
+{
+	struct veer_config *c =
+		load_ok(MIN_LISTENERS "routes:\n"
+				      "  - name: a\n"
+				      "    respond: { status: 204 }\n"
+				      "  - name: b\n"
+				      "    respond: { status: 503, body: \"x\\0y\" }\n");
+
+	cr_assert_eq(c->npools, 0);
+	cr_assert_eq(c->routes[0].respond_status, 204);
+	cr_assert_str_eq(c->routes[0].respond_body, "");
+	cr_assert_eq(c->routes[0].respond_body_len, 0);
+	cr_assert_eq(c->routes[1].respond_body_len, 3);
+	cr_assert_eq(memcmp(c->routes[1].respond_body, "x\0y", 3), 0);
+	veer_config_free(c);
+}
+
+Test(config, hash_on_forms)
+{
+	static const struct {
+		const char *text;
+		enum veer_hash_on on;
+		const char *key;
+	} cases[] = {
+		{ "header:X-User-Id", VEER_HASH_HEADER, "X-User-Id" },
+		{ "cookie:session", VEER_HASH_COOKIE, "session" },
+		{ "client_ip", VEER_HASH_CLIENT_IP, NULL },
+		{ "path", VEER_HASH_PATH, NULL },
+	};
+	char yaml[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct veer_config *c;
+		snprintf(yaml, sizeof(yaml),
+			 MIN_LISTENERS "pools:\n  - name: p\n    balance: hash\n    hash_on: %s\n"
+				       "    servers: [{address: 127.0.0.1:1}]\n",
+			 cases[i].text);
+		c = load_ok(yaml);
+		cr_assert_eq(c->pools[0].hash_on, cases[i].on, "%s", cases[i].text);
+		if (cases[i].key != NULL)
+			cr_assert_str_eq(c->pools[0].hash_key, cases[i].key);
+		else
+			cr_assert_null(c->pools[0].hash_key);
+		veer_config_free(c);
+	}
+}
+
+Test(config, refcount)
+{
+	struct veer_config *c = load_ok(MINIMAL);
+
+	veer_config_ref(c);
+	veer_config_ref(c);
+	cr_assert_eq(veer_config_unref(c), false);
+	cr_assert_eq(veer_config_unref(c), false);
+	cr_assert_eq(veer_config_unref(c), true);
+	veer_config_free(c);
+	veer_config_free(NULL);
+}
+
+Test(config, load_from_file)
+{
+	char path[] = "/tmp/veer-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct veer_errors e = { 0 };
+	struct veer_config *c;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, MINIMAL, strlen(MINIMAL)), (ssize_t)strlen(MINIMAL));
+	close(fd);
+	c = veer_config_load(path, &e);
+	cr_assert_not_null(c, "%s", joined(&e));
+	cr_assert_str_eq(c->path, path);
+	veer_config_free(c);
+
+	fd = open(path, O_WRONLY | O_APPEND);
+	cr_assert_eq(write(fd, "oops: 1\n", 8), 8);
+	close(fd);
+	c = veer_config_load(path, &e);
+	cr_assert_null(c);
+	cr_assert_eq(e.n, 1);
+	cr_assert(strncmp(e.lines[0], path, strlen(path)) == 0);
+	cr_assert(strstr(e.lines[0], ":11:1: unknown key \"oops\" at the top level") != NULL, "%s",
+		  e.lines[0]);
+	veer_errors_free(&e);
+	unlink(path);
+
+	c = veer_config_load("/nonexistent/veer.yaml", &e);
+	cr_assert_null(c);
+	cr_assert_eq(e.n, 1);
+	cr_assert_str_eq(e.lines[0],
+			 "/nonexistent/veer.yaml: cannot open: No such file or directory");
+	veer_errors_free(&e);
+}
+
+Test(config, errors_list)
+{
+	struct veer_errors e = { 0 };
+
+	veer_errors_add(&e, "a %d", 1);
+	veer_errors_add(&e, "%s", "b");
+	cr_assert_eq(e.n, 2);
+	cr_assert_str_eq(e.lines[0], "a 1");
+	cr_assert_str_eq(e.lines[1], "b");
+	veer_errors_free(&e);
+	cr_assert_eq(e.n, 0);
+	cr_assert_null(e.lines);
+}
+
+/* ---- errors, each with its line and column ---------------------------- */
+
+Test(config, error_yaml_syntax)
+{
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: [1\n",
+		      "t.yaml:4:1: YAML syntax error: did not find expected ',' or ']' "
+		      "(while parsing a flow sequence at 3:13)");
+	EXPECT_ERRORS(
+		"a: b: c\n",
+		"t.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
+	EXPECT_ERRORS("a: *nope\n", "t.yaml:1:4: YAML syntax error: found undefined alias");
+	EXPECT_ERRORS("x: 1\n---\ny: 2\n", "t.yaml:3:1: only one YAML document is allowed");
+	EXPECT_ERRORS("x: \"\xff\"\n",
+		      "t.yaml:1:5: YAML syntax error: invalid leading UTF-8 octet");
+}
+
+Test(config, error_unknown_key)
+{
+	EXPECT_ERRORS("colour: red\n" MINIMAL,
+		      "t.yaml:1:1: unknown key \"colour\" at the top level "
+		      "(known keys: global, listeners, pools, routes)");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		      "    timeouts: { header: 1s, read: 2s }\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:4:29: unknown key \"read\" in listeners[0].timeouts "
+		      "(known keys: header, idle, body)");
+	EXPECT_ERRORS("global:\n  log:\n    lvl: info\n" MINIMAL,
+		      "t.yaml:3:5: unknown key \"lvl\" in global.log "
+		      "(known keys: level, error, access, access_format)");
+	/* a dotted key must not reach a deeper row of the table */
+	EXPECT_ERRORS("global.workers: 2\n" MINIMAL,
+		      "t.yaml:1:1: unknown key \"global.workers\" at the top level "
+		      "(known keys: global, listeners, pools, routes)");
+}
+
+Test(config, error_wrong_type)
+{
+	EXPECT_ERRORS("global: [1, 2]\n" MINIMAL,
+		      "t.yaml:1:9: global: expected a mapping, got a list");
+	EXPECT_ERRORS("listeners: { name: web }\n",
+		      "t.yaml:1:12: listeners: expected a list, got a mapping");
+	EXPECT_ERRORS("listeners:\n  - web\n",
+		      "t.yaml:2:5: listeners[0]: expected a mapping, got \"web\"");
+	EXPECT_ERRORS("global: { max_connections: lots }\n" MINIMAL,
+		      "t.yaml:1:28: global.max_connections: expected an integer, got \"lots\"");
+	EXPECT_ERRORS("global: { max_connections: 1.5 }\n" MINIMAL,
+		      "t.yaml:1:28: global.max_connections: expected an integer, got \"1.5\"");
+	EXPECT_ERRORS("global: { drain_timeout: { a: 1 } }\n" MINIMAL,
+		      "t.yaml:1:26: global.drain_timeout: expected a duration (250ms, 2s, 1m, 1h), "
+		      "got a mapping");
+	EXPECT_ERRORS("global: { user: }\n" MINIMAL,
+		      "t.yaml:1:17: global.user: expected a string, got nothing");
+	EXPECT_ERRORS("global: { expose_headers: yes }\n" MINIMAL,
+		      "t.yaml:1:27: global.expose_headers: expected true or false, got \"yes\"");
+	EXPECT_ERRORS("global: { log: { level: loud } }\n" MINIMAL,
+		      "t.yaml:1:25: global.log.level: unknown value \"loud\" "
+		      "(expected one of error, warn, info, debug)");
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: [p]\n",
+		      "t.yaml:10:11: routes[0].pool: expected a string, got a list");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    routes: r\n" MIN_POOLS
+			MIN_ROUTES,
+		"t.yaml:4:13: listeners[0].routes: expected a list of strings, got \"r\"");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    routes: [[r]]\n" MIN_POOLS
+			MIN_ROUTES,
+		"t.yaml:4:14: listeners[0].routes[0]: expected a string, got a list");
+	EXPECT_ERRORS("- a\n", "t.yaml:1:1: the document must be a mapping, got a list");
+	EXPECT_ERRORS("? [a]\n: 1\n" MINIMAL,
+		      "t.yaml:1:3: keys must be strings, got a list at the top level");
+}
+
+Test(config, error_bad_values)
+{
+	EXPECT_ERRORS("global: { drain_timeout: 30 }\n" MINIMAL,
+		      "t.yaml:1:26: global.drain_timeout: bad duration \"30\" "
+		      "(use an integer and a unit: 250ms, 2s, 1m, 1h)");
+	EXPECT_ERRORS("global: { drain_timeout: 1.5s }\n" MINIMAL,
+		      "t.yaml:1:26: global.drain_timeout: bad duration \"1.5s\" "
+		      "(use an integer and a unit: 250ms, 2s, 1m, 1h)");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		      "    limits: { body_bytes: 10kb }\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:4:27: listeners[0].limits.body_bytes: bad size \"10kb\" "
+		      "(use an integer and an optional unit: 512, 16k, 1m, 1g)");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:3:13: listeners[0].listen: bad address \"127.0.0.1\": missing :PORT");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:65536\n" MIN_POOLS MIN_ROUTES,
+		"t.yaml:3:13: listeners[0].listen: bad address \"127.0.0.1:65536\": "
+		"port out of range 0..65535");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    servers:\n"
+				    "      - address: no-such-host.invalid:80\n" MIN_ROUTES,
+		      "t.yaml:7:18: pools[0].servers[0].address: bad address "
+		      "\"no-such-host.invalid:80\": cannot resolve \"no-such-host.invalid\": "
+		      "Name or service not known");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    servers:\n"
+				    "      - address: \"bad host:80\"\n" MIN_ROUTES,
+		      "t.yaml:7:18: pools[0].servers[0].address: bad address \"bad host:80\": "
+		      "bad host \"bad host\"");
+	EXPECT_ERRORS(
+		MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    match: { path_prefix: api }\n"
+					"    pool: p\n",
+		"t.yaml:10:27: routes[0].match.path_prefix: must start with \"/\", got \"api\"");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: \"we b\"\n    listen: 127.0.0.1:0\n" MIN_POOLS MIN_ROUTES,
+		"t.yaml:2:11: listeners[0].name: bad name \"we b\" "
+		"(use up to 128 letters, digits, \".\", \"_\" and \"-\")");
+	EXPECT_ERRORS("listeners:\n  - name: \"\"\n    listen: 127.0.0.1:0\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:2:11: listeners[0].name: must not be empty");
+	EXPECT_ERRORS("global: { user: \"a\\0b\" }\n" MINIMAL,
+		      "t.yaml:1:17: global.user: must not contain a NUL byte");
+}
+
+Test(config, error_out_of_range)
+{
+	EXPECT_ERRORS("global: { max_connections: 1000001 }\n" MINIMAL,
+		      "t.yaml:1:28: global.max_connections: 1000001 is out of range 1..1000000");
+	EXPECT_ERRORS("global: { max_connections: -5 }\n" MINIMAL,
+		      "t.yaml:1:28: global.max_connections: -5 is out of range 1..1000000");
+	EXPECT_ERRORS("global: { max_connections: 99999999999999999999999 }\n" MINIMAL,
+		      "t.yaml:1:28: global.max_connections: expected an integer, "
+		      "got \"99999999999999999999999\"");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		      "    limits: { header_bytes: 512, headers: 1001 }\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:4:29: listeners[0].limits.header_bytes: 512 is out of range 1k..1m",
+		      "t.yaml:4:43: listeners[0].limits.headers: 1001 is out of range 1..1000");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		      "    timeouts: { idle: 0ms, header: 25h }\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:4:23: listeners[0].timeouts.idle: 0ms is out of range 1ms..24h",
+		      "t.yaml:4:36: listeners[0].timeouts.header: 25h is out of range 1ms..24h");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    servers:\n"
+				    "      - { address: 127.0.0.1:1, weight: 1001 }\n" MIN_ROUTES,
+		      "t.yaml:7:41: pools[0].servers[0].weight: 1001 is out of range 0..1000");
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS
+		      "routes:\n  - name: r\n    respond: { status: 600 }\n",
+		      "t.yaml:10:24: routes[0].respond.status: 600 is out of range 100..599");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    keepalive: { max_idle: 100001 }\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:28: pools[0].keepalive.max_idle: 100001 is out of range 0..100000");
+}
+
+Test(config, error_duplicate_names)
+{
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		"  - name: web\n    listen: 127.0.0.1:0\n" MIN_POOLS MIN_ROUTES,
+		"t.yaml:4:11: listeners[1].name: duplicate listener name \"web\" (first at 2:11)");
+	EXPECT_ERRORS(MIN_LISTENERS
+		      "pools:\n  - name: p\n    servers: [{address: 127.0.0.1:1}]\n"
+		      "  - name: p\n    servers: [{address: 127.0.0.1:2}]\n" MIN_ROUTES,
+		      "t.yaml:7:11: pools[1].name: duplicate pool name \"p\" (first at 5:11)");
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					      "  - name: r\n    pool: p\n",
+		      "t.yaml:11:11: routes[1].name: duplicate route name \"r\" (first at 9:11)");
+	EXPECT_ERRORS(MIN_LISTENERS
+		      "pools:\n  - name: p\n    servers:\n"
+		      "      - address: 127.0.0.1:1\n      - address: 127.0.0.1:1\n" MIN_ROUTES,
+		      "t.yaml:8:18: pools[0].servers[1].address: duplicate server 127.0.0.1:1 "
+		      "in pool \"p\"");
+	EXPECT_ERRORS("listeners:\n  - name: a\n    listen: 127.0.0.1:8080\n"
+		      "  - name: b\n    listen: 127.0.0.1:8080\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:5:13: listeners[1].listen: 127.0.0.1:8080 is already used by "
+		      "listener \"a\"");
+}
+
+Test(config, error_duplicate_key)
+{
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    name: web2\n" MIN_POOLS
+			MIN_ROUTES,
+		"t.yaml:4:5: duplicate key \"name\" in listeners[0] (first at 2:5)");
+	EXPECT_ERRORS("global: {}\nglobal: {}\n" MINIMAL,
+		      "t.yaml:2:1: duplicate key \"global\" at the top level (first at 1:1)");
+}
+
+Test(config, error_dangling_names)
+{
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: nope\n",
+		      "t.yaml:10:11: routes[0].pool: pool \"nope\" is not defined");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    routes: [r, x]\n" MIN_POOLS
+			MIN_ROUTES,
+		"t.yaml:4:17: listeners[0].routes[1]: route \"x\" is not defined");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    routes: [r, r]\n" MIN_POOLS
+			MIN_ROUTES,
+		"t.yaml:4:17: listeners[0].routes[1]: route \"r\" is listed twice");
+}
+
+Test(config, error_servers)
+{
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    servers: []\n" MIN_ROUTES,
+		      "t.yaml:6:14: pools[0].servers: pool \"p\" has no servers");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n" MIN_ROUTES,
+		      "t.yaml:5:5: pools[0]: pool \"p\" has no servers");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    servers:\n" MIN_ROUTES,
+		      "t.yaml:6:13: pools[0].servers: pool \"p\" has no servers");
+}
+
+Test(config, error_route_actions)
+{
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS
+		      "routes:\n  - name: r\n    match: { path_prefix: / }\n",
+		      "t.yaml:9:5: routes[0]: route \"r\" has no action (pool or respond)");
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					      "    respond: { status: 200 }\n",
+		      "t.yaml:11:5: routes[0].respond: route \"r\" has more than one action "
+		      "(pool and respond)");
+}
+
+Test(config, error_missing_required)
+{
+	EXPECT_ERRORS("listeners:\n  - listen: 127.0.0.1:0\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:2:5: listeners[0]: missing required key \"name\"");
+	EXPECT_ERRORS("listeners:\n  - name: web\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:2:5: listeners[0]: missing required key \"listen\"");
+	EXPECT_ERRORS(MIN_LISTENERS
+		      "pools:\n  - name: p\n    servers:\n      - weight: 1\n" MIN_ROUTES,
+		      "t.yaml:7:9: pools[0].servers[0]: missing required key \"address\"");
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    respond: {}\n",
+		      "t.yaml:10:14: routes[0].respond: missing required key \"status\"");
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - pool: p\n",
+		      "t.yaml:9:5: routes[0]: missing required key \"name\"");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:5:5: pools[0]: missing required key \"name\"",
+		      "t.yaml:8:11: routes[0].pool: pool \"p\" is not defined");
+}
+
+Test(config, error_no_listeners)
+{
+	EXPECT_ERRORS(MIN_POOLS MIN_ROUTES,
+		      "t.yaml:1:1: no listeners defined (at least one is needed)");
+	EXPECT_ERRORS("listeners: []\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:1:12: no listeners defined (at least one is needed)");
+	EXPECT_ERRORS("", "t.yaml:1:1: no listeners defined (at least one is needed)");
+	EXPECT_ERRORS("# only a comment\n",
+		      "t.yaml:1:1: no listeners defined (at least one is needed)");
+}
+
+Test(config, error_hash_on)
+{
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    balance: hash\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:5: pools[0].balance: balance hash needs hash_on "
+		      "(header:NAME, cookie:NAME, client_ip or path)");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    hash_on: path\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:5: pools[0].hash_on: only valid with balance: hash");
+	EXPECT_ERRORS(MIN_LISTENERS
+		      "pools:\n  - name: p\n    balance: hash\n    hash_on: \"header:X Y\"\n"
+		      "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:7:14: pools[0].hash_on: bad value \"header:X Y\" "
+		      "(expected header:NAME, cookie:NAME, client_ip or path)");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    balance: fastest\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:14: pools[0].balance: unknown value \"fastest\" "
+		      "(expected one of round_robin, least_conn, p2c, random, hash)");
+}
+
+Test(config, error_not_supported_yet)
+{
+	static const struct {
+		const char *yaml;
+		const char *want;
+	} cases[] = {
+		{ "global:\n  redis: { address: 127.0.0.1:6379 }\n" MINIMAL,
+		  "t.yaml:2:3: global.redis: not supported yet" },
+		{ "global:\n  admin: { listen: 127.0.0.1:9901 }\n" MINIMAL,
+		  "t.yaml:2:3: global.admin: not supported yet" },
+		{ "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    tls: {}\n" MIN_POOLS
+			  MIN_ROUTES,
+		  "t.yaml:4:5: listeners[0].tls: not supported yet" },
+		{ MIN_LISTENERS "pools:\n  - name: p\n    tls: { ca: /x }\n"
+				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		  "t.yaml:6:5: pools[0].tls: not supported yet" },
+		{ MIN_LISTENERS "pools:\n  - name: p\n    discovery: { file: /x }\n"
+				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		  "t.yaml:6:5: pools[0].discovery: not supported yet" },
+		{ MIN_LISTENERS "pools:\n  - name: p\n    health_check: { path: /h }\n"
+				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		  "t.yaml:6:5: pools[0].health_check: not supported yet" },
+		{ MIN_LISTENERS "pools:\n  - name: p\n    circuit_breaker: {}\n"
+				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		  "t.yaml:6:5: pools[0].circuit_breaker: not supported yet" },
+		{ MIN_LISTENERS "pools:\n  - name: p\n    retries: { attempts: 3 }\n"
+				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		  "t.yaml:6:5: pools[0].retries: not supported yet" },
+		{ MIN_LISTENERS "pools:\n  - name: p\n    rate_limit: { rate: 5/s }\n"
+				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		  "t.yaml:6:5: pools[0].rate_limit: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    version: {}\n",
+		  "t.yaml:11:5: routes[0].version: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    sticky: {}\n",
+		  "t.yaml:11:5: routes[0].sticky: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    rate_limit: {}\n",
+		  "t.yaml:11:5: routes[0].rate_limit: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS
+		  "routes:\n  - name: r\n    pool: p\n    request_headers: {}\n",
+		  "t.yaml:11:5: routes[0].request_headers: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					  "    match: { methods: [GET] }\n",
+		  "t.yaml:11:14: routes[0].match.methods: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					  "    match: { headers: { X-Beta: \"1\" } }\n",
+		  "t.yaml:11:14: routes[0].match.headers: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					  "    match: { host: \"*.example.com\" }\n",
+		  "t.yaml:11:20: routes[0].match.host: wildcard host \"*.example.com\": not supported yet" },
+		{ "global: { log: { access: stdout } }\n" MINIMAL,
+		  "t.yaml:1:26: global.log.access: \"stdout\": not supported yet (only \"off\" for now)" },
+		/* split and blue_green are actions: no "has no action" besides */
+		{ MIN_LISTENERS MIN_POOLS
+		  "routes:\n  - name: r\n    split: [{pool: p, weight: 1}]\n",
+		  "t.yaml:10:5: routes[0].split: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS
+		  "routes:\n  - name: r\n    blue_green: { blue: p, green: p }\n",
+		  "t.yaml:10:5: routes[0].blue_green: not supported yet" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_errors(cases[i].yaml, &cases[i].want, 1);
+}
+
+Test(config, collects_all_errors)
+{
+	EXPECT_ERRORS("global:\n"
+		      "  workers: 0\n"
+		      "  drain_timeout: 5\n"
+		      "  bogus: 1\n"
+		      "listeners:\n"
+		      "  - name: web\n"
+		      "    listen: nowhere\n"
+		      "pools:\n"
+		      "  - name: p\n"
+		      "    servers: []\n"
+		      "routes:\n"
+		      "  - name: r\n"
+		      "    pool: q\n",
+		      "t.yaml:2:12: global.workers: 0 is out of range 1..256",
+		      "t.yaml:3:18: global.drain_timeout: bad duration \"5\" "
+		      "(use an integer and a unit: 250ms, 2s, 1m, 1h)",
+		      "t.yaml:4:3: unknown key \"bogus\" in global "
+		      "(known keys: workers, max_connections, drain_timeout, expose_headers, user, "
+		      "log, redis, admin)",
+		      "t.yaml:7:13: listeners[0].listen: bad address \"nowhere\": missing :PORT",
+		      "t.yaml:10:14: pools[0].servers: pool \"p\" has no servers",
+		      "t.yaml:13:11: routes[0].pool: pool \"q\" is not defined");
+}
+
+Test(config, too_many_errors_are_capped)
+{
+	char *yaml = malloc(200 * 32 + 64), *p = yaml;
+	struct veer_errors e = { 0 };
+
+	p += sprintf(p, "global:\n");
+	for (int i = 0; i < 150; i++)
+		p += sprintf(p, "  k%d: 1\n", i);
+	cr_assert_null(load(yaml, &e));
+	cr_assert_eq(e.n, 101);
+	cr_assert_str_eq(e.lines[100], "t.yaml: too many errors, only the first 100 are shown");
+	veer_errors_free(&e);
+	free(yaml);
+}
+
+Test(config, aliases_cannot_loop)
+{
+	/* An anchor inside itself: the walk follows the schema, so it ends. */
+	struct veer_errors e = { 0 };
+
+	cr_assert_null(load("global: &g { log: *g }\n" MINIMAL, &e));
+	cr_assert_geq(e.n, 1);
+	cr_assert_str_eq(e.lines[0],
+			 "t.yaml:1:14: unknown key \"log\" in global.log "
+			 "(known keys: level, error, access, access_format)",
+			 "%s", joined(&e));
+	veer_errors_free(&e);
+}
+
+/* ---- parsers ------------------------------------------------------------ */
+
+Test(config, parse_duration)
+{
+	veer_ms_t v = 7;
+
+	cr_assert_eq(veer_parse_duration("250ms", &v), VEER_OK);
+	cr_assert_eq(v, 250);
+	cr_assert_eq(veer_parse_duration("2s", &v), VEER_OK);
+	cr_assert_eq(v, 2000);
+	cr_assert_eq(veer_parse_duration("1m", &v), VEER_OK);
+	cr_assert_eq(v, 60000);
+	cr_assert_eq(veer_parse_duration("1h", &v), VEER_OK);
+	cr_assert_eq(v, 3600000);
+	cr_assert_eq(veer_parse_duration("0s", &v), VEER_OK);
+	cr_assert_eq(v, 0);
+	v = 7;
+	static const char *const bad[] = { "",
+					   "10",
+					   "s",
+					   "1.5s",
+					   "-1s",
+					   "1 s",
+					   "1S",
+					   "1d",
+					   "2ss",
+					   "1ms2",
+					   "99999999999999999999h",
+					   "18446744073709551615s" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(veer_parse_duration(bad[i], &v), VEER_ERR, "%s", bad[i]);
+		cr_assert_eq(v, 7, "untouched on error");
+	}
+}
+
+Test(config, parse_size)
+{
+	uint64_t v = 7;
+
+	cr_assert_eq(veer_parse_size("512", &v), VEER_OK);
+	cr_assert_eq(v, 512);
+	cr_assert_eq(veer_parse_size("16k", &v), VEER_OK);
+	cr_assert_eq(v, 16384);
+	cr_assert_eq(veer_parse_size("1m", &v), VEER_OK);
+	cr_assert_eq(v, 1048576);
+	cr_assert_eq(veer_parse_size("1g", &v), VEER_OK);
+	cr_assert_eq(v, 1073741824);
+	cr_assert_eq(veer_parse_size("2K", &v), VEER_OK);
+	cr_assert_eq(v, 2048);
+	cr_assert_eq(veer_parse_size("0", &v), VEER_OK);
+	cr_assert_eq(v, 0);
+	v = 7;
+	static const char *const bad[] = { "",
+					   "k",
+					   "1kb",
+					   "1.5k",
+					   "-1",
+					   "1t",
+					   " 1",
+					   "1k ",
+					   "18446744073709551616",
+					   "17179869184g" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(veer_parse_size(bad[i], &v), VEER_ERR, "%s", bad[i]);
+		cr_assert_eq(v, 7);
+	}
+}
+
+Test(config, parse_percent_and_rate)
+{
+	uint32_t pc = 7;
+	double r = 0;
+
+	cr_assert_eq(veer_parse_percent("20%", &pc), VEER_OK);
+	cr_assert_eq(pc, 20);
+	cr_assert_eq(veer_parse_percent("100%", &pc), VEER_OK);
+	cr_assert_eq(pc, 100);
+	cr_assert_eq(veer_parse_percent("0%", &pc), VEER_OK);
+	cr_assert_eq(pc, 0);
+	cr_assert_eq(veer_parse_percent("101%", &pc), VEER_ERR);
+	cr_assert_eq(veer_parse_percent("20", &pc), VEER_ERR);
+	cr_assert_eq(veer_parse_percent("2.5%", &pc), VEER_ERR);
+	cr_assert_eq(pc, 0);
+
+	cr_assert_eq(veer_parse_rate("500/s", &r), VEER_OK);
+	cr_assert_float_eq(r, 500.0, 1e-9);
+	cr_assert_eq(veer_parse_rate("30/m", &r), VEER_OK);
+	cr_assert_float_eq(r, 0.5, 1e-9);
+	cr_assert_eq(veer_parse_rate("0/s", &r), VEER_ERR);
+	cr_assert_eq(veer_parse_rate("5", &r), VEER_ERR);
+	cr_assert_eq(veer_parse_rate("5/d", &r), VEER_ERR);
+	cr_assert_float_eq(r, 0.5, 1e-9);
+}
+
+static void addr_ok(const char *s, bool resolve, const char *text, int family, unsigned port)
+{
+	struct veer_addr a;
+	char why[256] = "";
+
+	cr_assert_eq(veer_parse_addr_why(s, &a, resolve, why, sizeof(why)), VEER_OK, "%s: %s", s,
+		     why);
+	cr_assert_str_eq(a.text, text);
+	cr_assert_eq(a.ss.ss_family, family);
+	if (family == AF_INET) {
+		cr_assert_eq(a.len, sizeof(struct sockaddr_in));
+		cr_assert_eq(ntohs(((struct sockaddr_in *)&a.ss)->sin_port), port);
+	} else {
+		cr_assert_eq(a.len, sizeof(struct sockaddr_in6));
+		cr_assert_eq(ntohs(((struct sockaddr_in6 *)&a.ss)->sin6_port), port);
+	}
+}
+
+static void addr_bad(const char *s, bool resolve, const char *reason)
+{
+	struct veer_addr a;
+	char why[256] = "";
+
+	memset(&a, 0x5a, sizeof(a));
+	cr_assert_eq(veer_parse_addr_why(s, &a, resolve, why, sizeof(why)), VEER_ERR, "%s", s);
+	cr_assert_str_eq(why, reason, "%s", s);
+	cr_assert_eq(a.text[0], 0x5a, "untouched on error");
+	cr_assert_eq(veer_parse_addr(s, &a, resolve), VEER_ERR);
+}
+
+Test(config, parse_addr)
+{
+	struct veer_addr a;
+
+	addr_ok("127.0.0.1:8080", false, "127.0.0.1:8080", AF_INET, 8080);
+	addr_ok("0.0.0.0:0", false, "0.0.0.0:0", AF_INET, 0);
+	addr_ok("*:80", false, "0.0.0.0:80", AF_INET, 80);
+	addr_ok("[::1]:8080", false, "[::1]:8080", AF_INET6, 8080);
+	addr_ok("[::]:443", false, "[::]:443", AF_INET6, 443);
+	addr_ok("[2001:DB8::1]:65535", false, "[2001:db8::1]:65535", AF_INET6, 65535);
+	cr_assert_eq(veer_parse_addr("localhost:9000", &a, true), VEER_OK);
+	cr_assert(strcmp(a.text, "127.0.0.1:9000") == 0 || strcmp(a.text, "[::1]:9000") == 0, "%s",
+		  a.text);
+
+	addr_bad("127.0.0.1", false, "missing :PORT");
+	addr_bad("127.0.0.1:", false, "bad port");
+	addr_bad("127.0.0.1:x", false, "bad port");
+	addr_bad("127.0.0.1:-1", false, "bad port");
+	addr_bad("127.0.0.1:000080", false, "bad port");
+	addr_bad("127.0.0.1:65536", false, "port out of range 0..65535");
+	addr_bad(":80", false, "missing host (use *:PORT for every address)");
+	addr_bad("::1:80", false, "write IPv6 addresses in brackets: [::1]:PORT");
+	addr_bad("[::1:80", false, "missing \"]\" after the IPv6 address");
+	addr_bad("[::1]80", false, "missing :PORT");
+	addr_bad("[127.0.0.1]:80", false, "bad IPv6 address");
+	addr_bad("[zz::1]:80", false, "bad IPv6 address");
+	addr_bad("bad host:80", true, "bad host \"bad host\"");
+	addr_bad("localhost:80", false, "a numeric address is required here");
+	addr_bad("no-such-host.invalid:80", true,
+		 "cannot resolve \"no-such-host.invalid\": Name or service not known");
+}
+
+/* ---- the reference ------------------------------------------------------ */
+
+Test(config, reference_table)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	size_t rows = 0;
+
+	veer_config_reference(f);
+	fclose(f);
+	cr_assert(strncmp(buf, "| key | type | default | description |\n|---|---|---|---|\n", 56) ==
+		  0);
+	for (char *line = buf, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		size_t pipes = 0;
+		for (char *p = line; p < nl; p++)
+			pipes += *p == '|' && (p == line || p[-1] != '\\');
+		cr_assert_eq(pipes, 5, "%.*s", (int)(nl - line), line);
+		rows++;
+	}
+	cr_assert_gt(rows, 100);
+	cr_assert_not_null(strstr(buf, "| `global.workers` | integer 1..256 or `auto` | `auto` | "
+				       "event-loop threads; auto = one per online CPU |\n"),
+			   "%s", buf);
+	cr_assert_not_null(
+		strstr(buf, "| `listeners[].limits.header_bytes` | size 1k..1m | `32k` |"));
+	cr_assert_not_null(
+		strstr(buf, "| `listeners[].timeouts.header` | duration 1ms..24h | `10s` |"));
+	cr_assert_not_null(
+		strstr(buf, "| `global.log.level` | one of error, warn, info, debug | `info` |"));
+	cr_assert_not_null(strstr(buf, "| `routes[].respond.body` | string | `\"\"` |"));
+	cr_assert_not_null(strstr(
+		buf, "| `listeners[].name` | string |  | unique listener name (required) |"));
+	cr_assert_not_null(strstr(buf,
+				  "| `global.redis` | mapping |  | shared state for a fleet of "
+				  "veer instances (global rate limits) (not supported yet) |"));
+	/* sub-keys of a feature not supported yet are marked too */
+	cr_assert_not_null(strstr(buf,
+				  "| `pools[].retries.budget` | percentage 0%..100% | `20%` | "
+				  "retries in flight never exceed this share of requests in flight "
+				  "(min 3) (not supported yet) |"));
+	cr_assert_not_null(strstr(buf, "| `routes[].match.methods` | list of strings |  | "
+				       "request method is one of these (not supported yet) |"));
+	cr_assert_null(strstr(buf,
+			      "`global.workers` | integer 1..256 or `auto` | `auto` | event-loop "
+			      "threads; auto = one per online CPU (not supported yet)"));
+	free(buf);
+}
