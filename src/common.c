@@ -63,3 +63,14 @@ bool veer_token_eq(const char *a, size_t alen, const char *lit)
 	size_t n = strlen(lit);
 	return alen == n && strncasecmp(a, lit, n) == 0;
 }
+
+void veer_hex64(char out[16], uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 15; i >= 0; i--) {
+		out[i] = digits[v & 0xf];
+		v >>= 4;
+	}
+}

@@ -460,6 +460,19 @@ static bool named(const struct veer_msg *m, const struct veer_hdr *h, const char
 	return veer_token_eq(veer_span_ptr(m, h->name), h->name.len, lit);
 }
 
+/* Append a C string; no printf on the request path. */
+static void put(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, s, strlen(s));
+}
+
+static void put_line(struct evbuffer *out, const char *name_colon_sp, const char *value)
+{
+	put(out, name_colon_sp);
+	put(out, value);
+	evbuffer_add(out, "\r\n", 2);
+}
+
 static void add_hdr(struct evbuffer *out, const struct veer_msg *m, const struct veer_hdr *h)
 {
 	evbuffer_add(out, veer_span_ptr(m, h->name), h->name.len);
@@ -547,7 +560,11 @@ static void write_traceparent(struct evbuffer *out, const struct veer_msg *m,
 			return;
 		}
 	}
-	evbuffer_add_printf(out, "traceparent: 00-%.32s-%.16s-01\r\n", fwd->trace_id, fwd->span_id);
+	evbuffer_add(out, "traceparent: 00-", 16);
+	evbuffer_add(out, fwd->trace_id, 32);
+	evbuffer_add(out, "-", 1);
+	evbuffer_add(out, fwd->span_id, 16);
+	evbuffer_add(out, "-01\r\n", 5);
 }
 
 static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
@@ -582,7 +599,7 @@ size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, 
 			via = h;
 	}
 	if (m->host < 0 && fwd->default_host != NULL)
-		evbuffer_add_printf(out, "Host: %s\r\n", fwd->default_host);
+		put_line(out, "Host: ", fwd->default_host);
 	/* The body travels with its original framing (RFC 9112 §6.1). */
 	if (m->flags & VEER_H_CHUNKED)
 		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
@@ -602,7 +619,8 @@ size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, 
 		}
 	}
 	evbuffer_add(out, fwd->client_ip, strlen(fwd->client_ip));
-	evbuffer_add_printf(out, "\r\nX-Forwarded-Proto: %s\r\n", fwd->proto);
+	evbuffer_add(out, "\r\n", 2);
+	put_line(out, "X-Forwarded-Proto: ", fwd->proto);
 	if (m->host >= 0) {
 		evbuffer_add(out, "X-Forwarded-Host: ", 18);
 		evbuffer_add(out, veer_span_ptr(m, m->hdrs[m->host].value), m->hdrs[m->host].value.len);
@@ -613,11 +631,11 @@ size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, 
 		evbuffer_add(out, veer_span_ptr(m, via->value), via->value.len);
 		evbuffer_add(out, ", ", 2);
 	}
-	evbuffer_add_printf(out, "1.%d veer\r\n", p->http_minor);
+	put(out, p->http_minor == 0 ? "1.0 veer\r\n" : "1.1 veer\r\n");
 	if (fwd->trace_id != NULL)
 		write_traceparent(out, m, fwd);
 	if (fwd->request_id != NULL)
-		evbuffer_add_printf(out, "X-Request-Id: %s\r\n", fwd->request_id);
+		put_line(out, "X-Request-Id: ", fwd->request_id);
 	evbuffer_add(out, "\r\n", 2);
 	return evbuffer_get_length(out) - before;
 }
@@ -629,7 +647,12 @@ size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m,
 	bool has_req_id = false;
 	uint32_t i;
 
-	evbuffer_add_printf(out, "HTTP/1.%d %d ", r->http_minor, p->status_code);
+	char status[5] = { (char)('0' + p->status_code / 100 % 10),
+			   (char)('0' + p->status_code / 10 % 10), (char)('0' + p->status_code % 10),
+			   ' ', '\0' };
+
+	put(out, r->http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+	evbuffer_add(out, status, 4);
 	evbuffer_add(out, veer_span_ptr(m, m->reason), m->reason.len);
 	evbuffer_add(out, "\r\n", 2);
 	copy_kept(out, m, keep_response_hdr, &has_req_id);
@@ -646,11 +669,11 @@ size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m,
 		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
 	}
 	if (r->pool != NULL)
-		evbuffer_add_printf(out, "X-Veer-Pool: %s\r\n", r->pool);
+		put_line(out, "X-Veer-Pool: ", r->pool);
 	if (r->version != NULL)
-		evbuffer_add_printf(out, "X-Veer-Version: %s\r\n", r->version);
+		put_line(out, "X-Veer-Version: ", r->version);
 	if (!has_req_id && r->request_id != NULL)
-		evbuffer_add_printf(out, "X-Request-Id: %s\r\n", r->request_id);
+		put_line(out, "X-Request-Id: ", r->request_id);
 	evbuffer_add(out, "\r\n", 2);
 	return evbuffer_get_length(out) - before;
 }

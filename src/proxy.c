@@ -381,8 +381,10 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 
 	for (int i = 0; i < 3; i++)
 		r[i] = veer_rand_next(&c->w->rng);
-	snprintf(trace, sizeof(trace), "%016" PRIx64 "%016" PRIx64, r[0], r[1]);
-	snprintf(span, sizeof(span), "%016" PRIx64, r[2] | 1u);
+	veer_hex64(trace, r[0]);
+	veer_hex64(trace + 16, r[1]);
+	veer_hex64(span, r[2] | 1u);
+	trace[32] = span[16] = '\0';
 	fwd.trace_id = trace;
 	fwd.span_id = span;
 
@@ -487,8 +489,13 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *pool)
 	}
 	c->pool = pool;
 	pair(c, u);
-	if (c->req.req_id < 0)
-		snprintf(c->req_id, sizeof(c->req_id), "%s%016" PRIx64, w->id_prefix, ++w->req_seq);
+	if (c->req.req_id < 0) {
+		/* 16 hex of per-worker randomness, then a counter: unique
+		 * without a syscall or a lock. */
+		memcpy(c->req_id, w->id_prefix, 16);
+		veer_hex64(c->req_id + 16, ++w->req_seq);
+		c->req_id[32] = '\0';
+	}
 	send_request_head(c, u);
 	evbuffer_drain(c->in, c->req.head_len);
 	if ((c->req.flags & VEER_H_EXPECT_100) && c->http_minor == 1 &&

@@ -36,6 +36,9 @@ enum veer_status {
 #define VEER_CHECK_MAGIC(p, m) assert((p) != NULL && (p)->magic == (m))
 #else
 #define VEER_CHECK_MAGIC(p, m) ((void)0)
+/* V as 16 lowercase hex digits (no terminator). */
+void veer_hex64(char out[16], uint64_t v);
+
 #endif
 
 /* Allocation wrappers: never return NULL (see the policy above). */
@@ -51,5 +54,8 @@ uint64_t veer_now_ms(void);
 /* ASCII case-insensitive compare of a length-delimited token with a C
  * string; true when equal. */
 bool veer_token_eq(const char *a, size_t alen, const char *lit);
+
+/* V as 16 lowercase hex digits (no terminator). */
+void veer_hex64(char out[16], uint64_t v);
 
 #endif
