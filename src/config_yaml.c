@@ -21,11 +21,11 @@
  *
  * Checks that span several keys (names that must be unique, pool and route
  * references, one action per route, hash_on with balance: hash) run after
- * the walk, over the filled structs and the still-loaded YAML document,
- * whose nodes give the line and column of each error.
+ * the walk, in config_check.c, over the filled structs and the still-loaded
+ * YAML document, whose nodes give the line and column of each error.
+ * config_int.h holds what the two files share.
  */
 #include <assert.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,9 +35,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "veer/balance.h"
 #include "veer/common.h"
 #include "veer/config.h"
+
+#include "config_int.h"
 
 /* Past this many errors the rest are counted, not listed. */
 #define MAX_ERRORS 100
@@ -65,7 +66,6 @@ enum {
 	F_EMPTY = 1 << 3,  /* T_STRING that may be "" */
 };
 
-struct walk;
 struct key;
 
 /* One scalar value to set: from the file (MARK set) or a default (NULL). */
@@ -79,7 +79,8 @@ struct scalar {
 /* A custom setter: validates V and stores it into BASE (the owner); or,
  * for keys without storage, validates only.  VEER_OK or VEER_ERR (after
  * reporting the error). */
-typedef int (*set_fn)(struct walk *w, const struct key *k, const struct scalar *v, void *base);
+typedef int (*set_fn)(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		      void *base);
 
 struct key {
 	const char *path;
@@ -95,20 +96,9 @@ struct key {
 	const char *doc;
 };
 
-struct walk {
-	const char *name; /* file name for messages */
-	struct veer_errors *errs;
-	yaml_document_t *doc;
-	struct veer_config *cfg;
-	size_t nerr;
-};
-
 /* ---- errors ------------------------------------------------------------ */
 
-static void werr(struct walk *w, const yaml_mark_t *m, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void werr(struct walk *w, const yaml_mark_t *m, const char *fmt, ...)
+void veer_cfg_error(struct veer_cfg_walk *w, const yaml_mark_t *m, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -155,19 +145,6 @@ static const char *quote(char *buf, size_t n, const char *s, size_t len)
 #define QBUF 96
 #define Q(buf, v) quote((buf), sizeof(buf), (v)->text, (v)->len)
 
-static bool is_null(const yaml_node_t *n)
-{
-	const char *s;
-
-	if (n == NULL)
-		return true;
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	s = (const char *)n->data.scalar.value;
-	return strcmp(s, "") == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
 /* What a node is, for "expected X, got Y". */
 static const char *kind(char *buf, size_t n, const yaml_node_t *node)
 {
@@ -175,7 +152,7 @@ static const char *kind(char *buf, size_t n, const yaml_node_t *node)
 		return "a mapping";
 	if (node->type == YAML_SEQUENCE_NODE)
 		return "a list";
-	if (is_null(node))
+	if (veer_cfg_is_null(node))
 		return "nothing";
 	return quote(buf, n, (const char *)node->data.scalar.value, node->data.scalar.length);
 }
@@ -305,28 +282,28 @@ static void store_str(const struct key *k, void *base, const char *s, size_t len
 
 /* ---- setters ----------------------------------------------------------- */
 
-static int check_text(struct walk *w, const struct key *k, const struct scalar *v)
+static int check_text(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v)
 {
 	if (strlen(v->text) != v->len) {
-		werr(w, v->mark, "%s: must not contain a NUL byte", v->cpath);
+		veer_cfg_error(w, v->mark, "%s: must not contain a NUL byte", v->cpath);
 		return VEER_ERR;
 	}
 	if (v->len == 0 && !(k->flags & F_EMPTY)) {
-		werr(w, v->mark, "%s: must not be empty", v->cpath);
+		veer_cfg_error(w, v->mark, "%s: must not be empty", v->cpath);
 		return VEER_ERR;
 	}
 	return VEER_OK;
 }
 
-static int check_range(struct walk *w, const struct key *k, const struct scalar *v, uint64_t n,
-		       bool neg)
+static int check_range(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		       uint64_t n, bool neg)
 {
 	char lo[32], hi[32];
 
 	if (!neg && n >= k->min && n <= k->max)
 		return VEER_OK;
-	werr(w, v->mark, "%s: %s is out of range %s..%s", v->cpath, v->text,
-	     fmt_value(lo, sizeof(lo), k, k->min), fmt_value(hi, sizeof(hi), k, k->max));
+	veer_cfg_error(w, v->mark, "%s: %s is out of range %s..%s", v->cpath, v->text,
+		       fmt_value(lo, sizeof(lo), k, k->min), fmt_value(hi, sizeof(hi), k, k->max));
 	return VEER_ERR;
 }
 
@@ -347,7 +324,7 @@ static int parse_int(const char *s, uint64_t *n, bool *neg)
 }
 
 /* Parse V as an address into *A (when A is not NULL). */
-static int parse_addr_value(struct walk *w, const struct scalar *v, struct veer_addr *a)
+static int parse_addr_value(struct veer_cfg_walk *w, const struct scalar *v, struct veer_addr *a)
 {
 	char why[320], q[QBUF];
 	struct veer_addr tmp;
@@ -359,12 +336,13 @@ static int parse_addr_value(struct walk *w, const struct scalar *v, struct veer_
 			*a = tmp;
 		return VEER_OK;
 	}
-	werr(w, v->mark, "%s: bad address %s: %s", v->cpath, Q(q, v), why);
+	veer_cfg_error(w, v->mark, "%s: bad address %s: %s", v->cpath, Q(q, v), why);
 	return VEER_ERR;
 }
 
 /* The setter for plain keys: parse V as K's type, check the range, store. */
-static int set_generic(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_generic(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		       void *base)
 {
 	char q[QBUF], t[160];
 	const char *what = NULL, *hint = NULL; /* set when V does not parse */
@@ -396,8 +374,8 @@ static int set_generic(struct walk *w, const struct key *k, const struct scalar 
 	case T_ENUM:
 		i = choice_index(k, v->text);
 		if (i < 0) {
-			werr(w, v->mark, "%s: unknown value %s (expected one of %s)", v->cpath,
-			     Q(q, v), choices_text(t, sizeof(t), k));
+			veer_cfg_error(w, v->mark, "%s: unknown value %s (expected one of %s)",
+				       v->cpath, Q(q, v), choices_text(t, sizeof(t), k));
 			return VEER_ERR;
 		}
 		store_uint(k, base, (uint64_t)i);
@@ -435,7 +413,7 @@ static int set_generic(struct walk *w, const struct key *k, const struct scalar 
 		return VEER_ERR;
 	}
 	if (what != NULL) {
-		werr(w, v->mark, "%s: bad %s %s (%s)", v->cpath, what, Q(q, v), hint);
+		veer_cfg_error(w, v->mark, "%s: bad %s %s (%s)", v->cpath, what, Q(q, v), hint);
 		return VEER_ERR;
 	}
 	if (check_range(w, k, v, n, neg) != VEER_OK)
@@ -443,16 +421,19 @@ static int set_generic(struct walk *w, const struct key *k, const struct scalar 
 	store_uint(k, base, n);
 	return VEER_OK;
 bad_type:
-	werr(w, v->mark, "%s: expected %s, got %s", v->cpath, type_name(t, sizeof(t), k), Q(q, v));
+	veer_cfg_error(w, v->mark, "%s: expected %s, got %s", v->cpath, type_name(t, sizeof(t), k),
+		       Q(q, v));
 	return VEER_ERR;
 }
 
-static int set_value(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_value(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		     void *base)
 {
 	return k->set != NULL ? k->set(w, k, v, base) : set_generic(w, k, v, base);
 }
 
-static int set_workers(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_workers(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		       void *base)
 {
 	long n;
 
@@ -468,7 +449,8 @@ static int set_workers(struct walk *w, const struct key *k, const struct scalar 
 }
 
 /* Names appear in metrics labels and admin API paths: keep them plain. */
-static int set_name(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_name(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		    void *base)
 {
 	char q[QBUF];
 
@@ -477,23 +459,24 @@ static int set_name(struct walk *w, const struct key *k, const struct scalar *v,
 	if (v->len > 128 ||
 	    strspn(v->text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
 		    v->len) {
-		werr(w, v->mark,
-		     "%s: bad name %s (use up to 128 letters, digits, \".\", \"_\" "
-		     "and \"-\")",
-		     v->cpath, Q(q, v));
+		veer_cfg_error(w, v->mark,
+			       "%s: bad name %s (use up to 128 letters, digits, \".\", \"_\" "
+			       "and \"-\")",
+			       v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
 	store_str(k, base, v->text, v->len);
 	return VEER_OK;
 }
 
-static int set_log_access(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_log_access(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			  void *base)
 {
 	char q[QBUF];
 
 	if (strcmp(v->text, "off") != 0) {
-		werr(w, v->mark, "%s: %s: not supported yet (only \"off\" for now)", v->cpath,
-		     Q(q, v));
+		veer_cfg_error(w, v->mark, "%s: %s: not supported yet (only \"off\" for now)",
+			       v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
 	return set_generic(w, k, v, base);
@@ -508,7 +491,8 @@ static bool is_token(const char *s, size_t len)
 	return len > 0 && strspn(s, tchar) == len;
 }
 
-static int set_hash_on(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_hash_on(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		       void *base)
 {
 	struct veer_pool_conf *p = base;
 	enum veer_hash_on on = VEER_HASH_NONE;
@@ -524,10 +508,10 @@ static int set_hash_on(struct walk *w, const struct key *k, const struct scalar 
 	else if (strncmp(v->text, "cookie:", 7) == 0)
 		on = VEER_HASH_COOKIE, name = v->text + 7;
 	if (on == VEER_HASH_NONE || (name != NULL && !is_token(name, v->len - 7))) {
-		werr(w, v->mark,
-		     "%s: bad value %s (expected header:NAME, cookie:NAME, "
-		     "client_ip or path)",
-		     v->cpath, Q(q, v));
+		veer_cfg_error(w, v->mark,
+			       "%s: bad value %s (expected header:NAME, cookie:NAME, "
+			       "client_ip or path)",
+			       v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
 	p->hash_on = on;
@@ -536,7 +520,7 @@ static int set_hash_on(struct walk *w, const struct key *k, const struct scalar 
 	return VEER_OK;
 }
 
-static int set_server_address(struct walk *w, const struct key *k, const struct scalar *v,
+static int set_server_address(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
 			      void *base)
 {
 	struct veer_server_conf *s = base;
@@ -550,49 +534,53 @@ static int set_server_address(struct walk *w, const struct key *k, const struct 
 	return VEER_OK;
 }
 
-static int set_match_host(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_match_host(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			  void *base)
 {
 	char q[QBUF];
 
 	if (check_text(w, k, v) != VEER_OK)
 		return VEER_ERR;
 	if (strchr(v->text, '*') != NULL) {
-		werr(w, v->mark, "%s: wildcard host %s: not supported yet", v->cpath, Q(q, v));
+		veer_cfg_error(w, v->mark, "%s: wildcard host %s: not supported yet", v->cpath,
+			       Q(q, v));
 		return VEER_ERR;
 	}
 	if (strspn(v->text,
 		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") !=
 	    v->len) {
-		werr(w, v->mark, "%s: bad host %s", v->cpath, Q(q, v));
+		veer_cfg_error(w, v->mark, "%s: bad host %s", v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
 	return set_generic(w, k, v, base);
 }
 
-static int set_path_prefix(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_path_prefix(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			   void *base)
 {
 	char q[QBUF];
 
 	if (check_text(w, k, v) != VEER_OK)
 		return VEER_ERR;
 	if (v->text[0] != '/') {
-		werr(w, v->mark, "%s: must start with \"/\", got %s", v->cpath, Q(q, v));
+		veer_cfg_error(w, v->mark, "%s: must start with \"/\", got %s", v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
 	for (size_t i = 0; i < v->len; i++) {
 		unsigned char c = (unsigned char)v->text[i];
 		if (c <= 0x20 || c >= 0x7f) {
-			werr(w, v->mark,
-			     "%s: bad path %s (no spaces or control characters; "
-			     "percent-encode the rest)",
-			     v->cpath, Q(q, v));
+			veer_cfg_error(w, v->mark,
+				       "%s: bad path %s (no spaces or control characters; "
+				       "percent-encode the rest)",
+				       v->cpath, Q(q, v));
 			return VEER_ERR;
 		}
 	}
 	return set_generic(w, k, v, base);
 }
 
-static int set_respond_body(struct walk *w, const struct key *k, const struct scalar *v, void *base)
+static int set_respond_body(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			    void *base)
 {
 	struct veer_route_conf *r = base;
 
@@ -842,9 +830,6 @@ static const struct key keys[] = {
 
 #define NKEYS VEER_ARRAY_LEN(keys)
 
-/* Actions of a route: exactly one must be present. */
-static const char *const route_actions[] = { "pool", "respond", "split", "blue_green" };
-
 static const struct key *key_find(const char *path)
 {
 	for (size_t i = 0; i < NKEYS; i++)
@@ -907,6 +892,21 @@ static bool key_in_effect(const struct key *k)
 	}
 }
 
+int veer_cfg_choice_index(const char *path, const char *s)
+{
+	const struct key *k = key_find(path);
+
+	assert(k != NULL);
+	return choice_index(k, s);
+}
+
+bool veer_cfg_key_supported(const char *path)
+{
+	const struct key *k = key_find(path);
+
+	return k != NULL && k->supported;
+}
+
 /* ---- the walk ---------------------------------------------------------- */
 
 /* snprintf for paths; a path too long for its buffer is only clipped. */
@@ -921,59 +921,17 @@ static void pathf(char *buf, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static yaml_node_t *node_at(struct walk *w, int i)
-{
-	return yaml_document_get_node(w->doc, i);
-}
-
-static size_t seq_len(const yaml_node_t *n)
-{
-	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-}
-
-static yaml_node_t *seq_item(struct walk *w, const yaml_node_t *n, size_t i)
-{
-	return node_at(w, n->data.sequence.items.start[i]);
-}
-
-/* The value of KEY in mapping MAP (the first one if repeated), or NULL;
- * *KN receives the key node when KN is not NULL. */
-static yaml_node_t *map_get(struct walk *w, const yaml_node_t *map, const char *key,
-			    yaml_node_t **kn)
-{
-	if (map == NULL || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = node_at(w, p->key);
-		if (k != NULL && k->type == YAML_SCALAR_NODE &&
-		    strcmp((const char *)k->data.scalar.value, key) == 0 &&
-		    k->data.scalar.length == strlen(key)) {
-			if (kn != NULL)
-				*kn = k;
-			return node_at(w, p->value);
-		}
-	}
-	return NULL;
-}
-
-static const char *text_of(const yaml_node_t *n)
-{
-	return n != NULL && n->type == YAML_SCALAR_NODE && !is_null(n) ?
-		       (const char *)n->data.scalar.value :
-		       NULL;
-}
-
-static void type_error(struct walk *w, const struct key *k, const yaml_node_t *n, const char *cpath)
+static void type_error(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *n,
+		       const char *cpath)
 {
 	char t[160], g[QBUF];
 
-	werr(w, &n->start_mark, "%s: expected %s, got %s", cpath, type_name(t, sizeof(t), k),
-	     kind(g, sizeof(g), n));
+	veer_cfg_error(w, &n->start_mark, "%s: expected %s, got %s", cpath,
+		       type_name(t, sizeof(t), k), kind(g, sizeof(g), n));
 }
 
 /* Apply the defaults of every key in effect whose owner is OWNER. */
-static void apply_defaults(struct walk *w, const char *owner, void *base)
+static void apply_defaults(struct veer_cfg_walk *w, const char *owner, void *base)
 {
 	char o[128];
 
@@ -993,22 +951,22 @@ static void apply_defaults(struct walk *w, const char *owner, void *base)
 	}
 }
 
-static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath, const char *cpath,
-		     void *base);
+static void walk_map(struct veer_cfg_walk *w, const yaml_node_t *node, const char *spath,
+		     const char *cpath, void *base);
 
-static void walk_list(struct walk *w, const struct key *k, const yaml_node_t *node,
+static void walk_list(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 		      const char *cpath, void *base)
 {
 	char spath[128], ci[256], g[QBUF];
 	size_t n = 0;
 	char *arr = NULL;
 
-	if (!is_null(node)) {
+	if (!veer_cfg_is_null(node)) {
 		if (node->type != YAML_SEQUENCE_NODE) {
 			type_error(w, k, node, cpath);
 			return;
 		}
-		n = seq_len(node);
+		n = veer_cfg_seq_len(node);
 	}
 	if (base != NULL && k->width != 0) {
 		arr = n != 0 ? veer_xcalloc(n, k->elem_size) : NULL;
@@ -1018,36 +976,36 @@ static void walk_list(struct walk *w, const struct key *k, const yaml_node_t *no
 	pathf(spath, sizeof(spath), "%s[]", k->path);
 	for (size_t i = 0; i < n; i++) {
 		void *el = arr != NULL ? arr + i * k->elem_size : NULL;
-		const yaml_node_t *item = seq_item(w, node, i);
+		const yaml_node_t *item = veer_cfg_seq_item(w, node, i);
 		if (el != NULL)
 			apply_defaults(w, spath, el);
 		pathf(ci, sizeof(ci), "%s[%zu]", cpath, i);
 		if (item->type != YAML_MAPPING_NODE)
-			werr(w, &item->start_mark, "%s: expected a mapping, got %s", ci,
-			     kind(g, sizeof(g), item));
+			veer_cfg_error(w, &item->start_mark, "%s: expected a mapping, got %s", ci,
+				       kind(g, sizeof(g), item));
 		else
 			walk_map(w, item, spath, ci, el);
 	}
 }
 
-static void walk_strlist(struct walk *w, const struct key *k, const yaml_node_t *node,
+static void walk_strlist(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 			 const char *cpath, void *base)
 {
 	char ci[256], g[QBUF];
 
-	if (is_null(node))
+	if (veer_cfg_is_null(node))
 		return;
 	if (node->type != YAML_SEQUENCE_NODE) {
 		type_error(w, k, node, cpath);
 		return;
 	}
-	for (size_t i = 0; i < seq_len(node); i++) {
-		const yaml_node_t *item = seq_item(w, node, i);
+	for (size_t i = 0; i < veer_cfg_seq_len(node); i++) {
+		const yaml_node_t *item = veer_cfg_seq_item(w, node, i);
 		struct scalar v;
 		pathf(ci, sizeof(ci), "%s[%zu]", cpath, i);
-		if (item->type != YAML_SCALAR_NODE || is_null(item)) {
-			werr(w, &item->start_mark, "%s: expected a string, got %s", ci,
-			     kind(g, sizeof(g), item));
+		if (item->type != YAML_SCALAR_NODE || veer_cfg_is_null(item)) {
+			veer_cfg_error(w, &item->start_mark, "%s: expected a string, got %s", ci,
+				       kind(g, sizeof(g), item));
 			continue;
 		}
 		v.text = (const char *)item->data.scalar.value;
@@ -1059,12 +1017,12 @@ static void walk_strlist(struct walk *w, const struct key *k, const yaml_node_t 
 	}
 }
 
-static void walk_strmap(struct walk *w, const struct key *k, const yaml_node_t *node,
+static void walk_strmap(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 			const char *cpath)
 {
 	char g[QBUF];
 
-	if (is_null(node))
+	if (veer_cfg_is_null(node))
 		return;
 	if (node->type != YAML_MAPPING_NODE) {
 		type_error(w, k, node, cpath);
@@ -1072,17 +1030,18 @@ static void walk_strmap(struct walk *w, const struct key *k, const yaml_node_t *
 	}
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
 	     p++) {
-		const yaml_node_t *kn = node_at(w, p->key), *vn = node_at(w, p->value);
-		if (kn->type != YAML_SCALAR_NODE || is_null(kn))
-			werr(w, &kn->start_mark, "%s: expected a name, got %s", cpath,
-			     kind(g, sizeof(g), kn));
+		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
+		if (kn->type != YAML_SCALAR_NODE || veer_cfg_is_null(kn))
+			veer_cfg_error(w, &kn->start_mark, "%s: expected a name, got %s", cpath,
+				       kind(g, sizeof(g), kn));
 		else if (vn->type != YAML_SCALAR_NODE)
-			werr(w, &vn->start_mark, "%s.%s: expected a string, got %s", cpath,
-			     (const char *)kn->data.scalar.value, kind(g, sizeof(g), vn));
+			veer_cfg_error(w, &vn->start_mark, "%s.%s: expected a string, got %s",
+				       cpath, (const char *)kn->data.scalar.value,
+				       kind(g, sizeof(g), vn));
 	}
 }
 
-static void walk_value(struct walk *w, const struct key *k, const yaml_node_t *node,
+static void walk_value(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 		       const char *cpath, void *base)
 {
 	struct scalar v;
@@ -1103,7 +1062,7 @@ static void walk_value(struct walk *w, const struct key *k, const yaml_node_t *n
 	default:
 		break;
 	}
-	if (node->type != YAML_SCALAR_NODE || is_null(node)) {
+	if (node->type != YAML_SCALAR_NODE || veer_cfg_is_null(node)) {
 		type_error(w, k, node, cpath);
 		return;
 	}
@@ -1123,7 +1082,8 @@ static const char *section(char *buf, size_t n, const char *cpath)
 	return buf;
 }
 
-static void unknown_key(struct walk *w, const yaml_node_t *kn, const char *spath, const char *cpath)
+static void unknown_key(struct veer_cfg_walk *w, const yaml_node_t *kn, const char *spath,
+			const char *cpath)
 {
 	char known[512], sec[280], q[QBUF];
 	size_t o = 0;
@@ -1133,9 +1093,10 @@ static void unknown_key(struct walk *w, const yaml_node_t *kn, const char *spath
 		if (is_child(keys[i].path, spath))
 			o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s",
 					      o != 0 ? ", " : "", last_part(keys[i].path));
-	werr(w, &kn->start_mark, "unknown key %s %s (known keys: %s)",
-	     quote(q, sizeof(q), (const char *)kn->data.scalar.value, kn->data.scalar.length),
-	     section(sec, sizeof(sec), cpath), known);
+	veer_cfg_error(
+		w, &kn->start_mark, "unknown key %s %s (known keys: %s)",
+		quote(q, sizeof(q), (const char *)kn->data.scalar.value, kn->data.scalar.length),
+		section(sec, sizeof(sec), cpath), known);
 }
 
 static bool same_scalar(const yaml_node_t *a, const yaml_node_t *b)
@@ -1147,8 +1108,8 @@ static bool same_scalar(const yaml_node_t *a, const yaml_node_t *b)
 
 /* Walk the mapping NODE whose schema path is SPATH ("" = the document)
  * and concrete path CPATH; BASE is the owner of the keys inside. */
-static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath, const char *cpath,
-		     void *base)
+static void walk_map(struct veer_cfg_walk *w, const yaml_node_t *node, const char *spath,
+		     const char *cpath, void *base)
 {
 	bool seen[NKEYS];
 	char kpath[160], cchild[320], sec[280], q[QBUF], g[QBUF];
@@ -1156,37 +1117,38 @@ static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath,
 	const yaml_mark_t *mark = node != NULL ? &node->start_mark : &start;
 
 	memset(seen, 0, sizeof(seen));
-	if (is_null(node))
+	if (veer_cfg_is_null(node))
 		goto required;
 	if (node->type != YAML_MAPPING_NODE) {
 		if (cpath[0] == '\0')
-			werr(w, mark, "the document must be a mapping, got %s",
-			     kind(g, sizeof(g), node));
+			veer_cfg_error(w, mark, "the document must be a mapping, got %s",
+				       kind(g, sizeof(g), node));
 		else
-			werr(w, mark, "%s: expected a mapping, got %s", cpath,
-			     kind(g, sizeof(g), node));
+			veer_cfg_error(w, mark, "%s: expected a mapping, got %s", cpath,
+				       kind(g, sizeof(g), node));
 		return;
 	}
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
 	     p++) {
-		const yaml_node_t *kn = node_at(w, p->key), *vn = node_at(w, p->value);
+		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
 		const char *name;
 		const struct key *k;
 		bool dup = false;
 
 		if (kn->type != YAML_SCALAR_NODE) {
-			werr(w, &kn->start_mark, "keys must be strings, got %s %s",
-			     kind(g, sizeof(g), kn), section(sec, sizeof(sec), cpath));
+			veer_cfg_error(w, &kn->start_mark, "keys must be strings, got %s %s",
+				       kind(g, sizeof(g), kn), section(sec, sizeof(sec), cpath));
 			continue;
 		}
 		name = (const char *)kn->data.scalar.value;
 		for (yaml_node_pair_t *e = node->data.mapping.pairs.start; e < p && !dup; e++) {
-			const yaml_node_t *ek = node_at(w, e->key);
+			const yaml_node_t *ek = veer_cfg_node(w, e->key);
 			if (same_scalar(ek, kn)) {
-				werr(w, &kn->start_mark, "duplicate key %s %s (first at %zu:%zu)",
-				     quote(q, sizeof(q), name, kn->data.scalar.length),
-				     section(sec, sizeof(sec), cpath), ek->start_mark.line + 1,
-				     ek->start_mark.column + 1);
+				veer_cfg_error(w, &kn->start_mark,
+					       "duplicate key %s %s (first at %zu:%zu)",
+					       quote(q, sizeof(q), name, kn->data.scalar.length),
+					       section(sec, sizeof(sec), cpath),
+					       ek->start_mark.line + 1, ek->start_mark.column + 1);
 				dup = true;
 			}
 		}
@@ -1207,7 +1169,7 @@ static void walk_map(struct walk *w, const yaml_node_t *node, const char *spath,
 		}
 		pathf(cchild, sizeof(cchild), "%s%s%s", cpath, cpath[0] ? "." : "", name);
 		if (!k->supported) {
-			werr(w, &kn->start_mark, "%s: not supported yet", cchild);
+			veer_cfg_error(w, &kn->start_mark, "%s: not supported yet", cchild);
 			continue;
 		}
 		seen[k - keys] = true;
@@ -1217,275 +1179,21 @@ required:
 	for (size_t i = 0; i < NKEYS; i++)
 		if ((keys[i].flags & F_REQ) && keys[i].supported && !seen[i] &&
 		    is_child(keys[i].path, spath))
-			werr(w, mark, "%s: missing required key \"%s\"",
-			     cpath[0] ? cpath : "top level", last_part(keys[i].path));
-}
-
-/* ---- checks across keys ------------------------------------------------ */
-
-/* The value of top-level key NAME when it is a list, else NULL. */
-static yaml_node_t *top_list(struct walk *w, const yaml_node_t *root, const char *name)
-{
-	yaml_node_t *n = map_get(w, root, name, NULL);
-
-	return n != NULL && n->type == YAML_SEQUENCE_NODE ? n : NULL;
-}
-
-/* The mapping of element I of list SEQ, or NULL. */
-static yaml_node_t *elem(struct walk *w, const yaml_node_t *seq, size_t i)
-{
-	yaml_node_t *n;
-
-	if (seq == NULL || i >= seq_len(seq))
-		return NULL;
-	n = seq_item(w, seq, i);
-	return n->type == YAML_MAPPING_NODE ? n : NULL;
-}
-
-/* Names must be unique within listeners, pools and routes: they key the
- * runtime state, metrics and the admin API. */
-static void check_unique_names(struct walk *w, const char *list, const char *what,
-			       const yaml_node_t *seq, const char *arr, size_t size,
-			       size_t name_off, size_t n)
-{
-	for (size_t j = 1; j < n; j++) {
-		const char *nj = *(char *const *)(arr + j * size + name_off);
-		if (nj == NULL)
-			continue;
-		for (size_t i = 0; i < j; i++) {
-			const char *ni = *(char *const *)(arr + i * size + name_off);
-			yaml_node_t *a, *b;
-			if (ni == NULL || strcmp(ni, nj) != 0)
-				continue;
-			a = map_get(w, elem(w, seq, i), "name", NULL);
-			b = map_get(w, elem(w, seq, j), "name", NULL);
-			werr(w, &b->start_mark,
-			     "%s[%zu].name: duplicate %s name \"%s\" (first at %zu:%zu)", list, j,
-			     what, nj, a->start_mark.line + 1, a->start_mark.column + 1);
-			break;
-		}
-	}
-}
-
-static void finish_listeners(struct walk *w, const yaml_node_t *root)
-{
-	struct veer_config *c = w->cfg;
-	yaml_node_t *seq = top_list(w, root, "listeners");
-	static const yaml_mark_t start = { 0, 0, 0 };
-	yaml_node_t *given = map_get(w, root, "listeners", NULL);
-
-	if (c->nlisteners == 0 && (root == NULL || root->type == YAML_MAPPING_NODE) &&
-	    (given == NULL || is_null(given) || seq != NULL))
-		werr(w,
-		     given != NULL ? &given->start_mark :
-		     root != NULL  ? &root->start_mark :
-				     &start,
-		     "no listeners defined (at least one is needed)");
-	check_unique_names(w, "listeners", "listener", seq, (const char *)c->listeners,
-			   sizeof(*c->listeners), offsetof(struct veer_listener_conf, name),
-			   c->nlisteners);
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		struct veer_listener_conf *l = &c->listeners[i];
-		yaml_node_t *m = elem(w, seq, i), *rs;
-		if (m == NULL)
-			continue;
-		/* Two listeners on one address would share it through
-		 * SO_REUSEPORT and split its connections at random. */
-		for (size_t j = 0; j < i; j++) {
-			yaml_node_t *ln = map_get(w, m, "listen", NULL);
-			const struct veer_listener_conf *o = &c->listeners[j];
-			if (ln == NULL || l->addr.len == 0 ||
-			    strcmp(l->addr.text, o->addr.text) != 0)
-				continue;
-			if (l->addr.ss.ss_family == AF_INET ?
-				    ((struct sockaddr_in *)&l->addr.ss)->sin_port == 0 :
-				    ((struct sockaddr_in6 *)&l->addr.ss)->sin6_port == 0)
-				continue;
-			werr(w, &ln->start_mark,
-			     "listeners[%zu].listen: %s is already used by listener \"%s\"", i,
-			     l->addr.text, o->name != NULL ? o->name : "?");
-			break;
-		}
-		rs = map_get(w, m, "routes", NULL);
-		if (rs == NULL || is_null(rs)) {
-			/* default: every route, in file order */
-			l->routes = veer_xcalloc(c->nroutes + 1, sizeof(*l->routes));
-			for (size_t r = 0; r < c->nroutes; r++)
-				l->routes[l->nroutes++] = &c->routes[r];
-			continue;
-		}
-		if (rs->type != YAML_SEQUENCE_NODE)
-			continue; /* reported by the walk */
-		l->routes = veer_xcalloc(seq_len(rs) + 1, sizeof(*l->routes));
-		for (size_t j = 0; j < seq_len(rs); j++) {
-			yaml_node_t *rn = seq_item(w, rs, j);
-			const char *name = text_of(rn);
-			struct veer_route_conf *r;
-			bool twice = false;
-			if (name == NULL)
-				continue; /* reported by the walk */
-			r = veer_config_route(c, name);
-			if (r == NULL) {
-				werr(w, &rn->start_mark,
-				     "listeners[%zu].routes[%zu]: route \"%s\" is not defined", i,
-				     j, name);
-				continue;
-			}
-			for (size_t x = 0; x < l->nroutes; x++)
-				twice |= l->routes[x] == r;
-			if (twice) {
-				werr(w, &rn->start_mark,
-				     "listeners[%zu].routes[%zu]: route \"%s\" is listed twice", i,
-				     j, name);
-				continue;
-			}
-			l->routes[l->nroutes++] = r;
-		}
-	}
-}
-
-static void finish_pools(struct walk *w, const yaml_node_t *root)
-{
-	struct veer_config *c = w->cfg;
-	yaml_node_t *seq = top_list(w, root, "pools");
-	const struct key *kb = key_find("pools[].balance");
-
-	check_unique_names(w, "pools", "pool", seq, (const char *)c->pools, sizeof(*c->pools),
-			   offsetof(struct veer_pool_conf, name), c->npools);
-	for (size_t i = 0; i < c->npools; i++) {
-		struct veer_pool_conf *p = &c->pools[i];
-		yaml_node_t *m = elem(w, seq, i), *sv, *hn, *hk = NULL, *bn, *bk = NULL;
-		const char *label = p->name != NULL ? p->name : "?";
-		p->index = i;
-		if (m == NULL)
-			continue;
-		sv = map_get(w, m, "servers", NULL);
-		if (p->nservers == 0 && sv == NULL)
-			werr(w, &m->start_mark, "pools[%zu]: pool \"%s\" has no servers", i, label);
-		else if (p->nservers == 0 && (is_null(sv) || sv->type == YAML_SEQUENCE_NODE))
-			werr(w, &sv->start_mark, "pools[%zu].servers: pool \"%s\" has no servers",
-			     i, label);
-		hn = map_get(w, m, "hash_on", &hk);
-		bn = map_get(w, m, "balance", &bk);
-		if (bn == NULL || (text_of(bn) != NULL && choice_index(kb, text_of(bn)) >= 0)) {
-			if (p->balance == VEER_BALANCE_HASH && hn == NULL)
-				werr(w, bk != NULL ? &bk->start_mark : &m->start_mark,
-				     "pools[%zu].balance: balance hash needs hash_on "
-				     "(header:NAME, cookie:NAME, client_ip or path)",
-				     i);
-			else if (p->balance != VEER_BALANCE_HASH && hn != NULL)
-				werr(w, &hk->start_mark,
-				     "pools[%zu].hash_on: only valid with balance: hash", i);
-		}
-		sv = sv != NULL && sv->type == YAML_SEQUENCE_NODE ? sv : NULL;
-		for (size_t j = 1; j < p->nservers; j++) {
-			for (size_t x = 0; x < j; x++) {
-				yaml_node_t *an;
-				if (p->servers[j].addr.len == 0 ||
-				    strcmp(p->servers[j].addr.text, p->servers[x].addr.text) != 0)
-					continue;
-				an = map_get(w, elem(w, sv, j), "address", NULL);
-				if (an != NULL)
-					werr(w, &an->start_mark,
-					     "pools[%zu].servers[%zu].address: duplicate "
-					     "server %s in pool \"%s\"",
-					     i, j, p->servers[j].addr.text, label);
-				break;
-			}
-		}
-	}
-}
-
-static void finish_routes(struct walk *w, const yaml_node_t *root)
-{
-	struct veer_config *c = w->cfg;
-	yaml_node_t *seq = top_list(w, root, "routes");
-	char supported[128], label[160];
-
-	supported[0] = '\0';
-	for (size_t a = 0; a < VEER_ARRAY_LEN(route_actions); a++) {
-		char kp[64];
-		const struct key *k;
-		size_t o = strlen(supported);
-		snprintf(kp, sizeof(kp), "routes[].%s", route_actions[a]);
-		k = key_find(kp);
-		if (k != NULL && k->supported)
-			snprintf(supported + o, sizeof(supported) - o, "%s%s", o ? " or " : "",
-				 route_actions[a]);
-	}
-	check_unique_names(w, "routes", "route", seq, (const char *)c->routes, sizeof(*c->routes),
-			   offsetof(struct veer_route_conf, name), c->nroutes);
-	for (size_t i = 0; i < c->nroutes; i++) {
-		struct veer_route_conf *r = &c->routes[i];
-		yaml_node_t *m = elem(w, seq, i), *kn[VEER_ARRAY_LEN(route_actions)], *pn;
-		size_t found = 0, first = 0;
-		r->index = i;
-		if (m == NULL)
-			continue;
-		if (r->name != NULL)
-			snprintf(label, sizeof(label), "route \"%s\"", r->name);
-		else
-			snprintf(label, sizeof(label), "route");
-		for (size_t a = 0; a < VEER_ARRAY_LEN(route_actions); a++) {
-			kn[a] = NULL;
-			if (map_get(w, m, route_actions[a], &kn[a]) == NULL)
-				continue;
-			if (found++ == 0) {
-				first = a;
-				continue;
-			}
-			werr(w, &kn[a]->start_mark,
-			     "routes[%zu].%s: %s has more than one action (%s and %s)", i,
-			     route_actions[a], label, route_actions[first], route_actions[a]);
-		}
-		if (found == 0)
-			werr(w, &m->start_mark, "routes[%zu]: %s has no action (%s)", i, label,
-			     supported);
-		pn = map_get(w, m, "pool", NULL);
-		if (text_of(pn) != NULL) {
-			r->pool = veer_config_pool(c, text_of(pn));
-			if (r->pool == NULL)
-				werr(w, &pn->start_mark,
-				     "routes[%zu].pool: pool \"%s\" is not defined", i,
-				     text_of(pn));
-		}
-		if (found == 1 && kn[0] != NULL)
-			r->action = VEER_ACTION_POOL;
-		else if (found == 1 && kn[1] != NULL)
-			r->action = VEER_ACTION_RESPOND;
-	}
-}
-
-static void prepare_balancers(struct walk *w, const yaml_node_t *root)
-{
-	struct veer_config *c = w->cfg;
-	yaml_node_t *seq = top_list(w, root, "pools");
-
-	for (size_t i = 0; i < c->npools; i++) {
-		struct veer_pool_conf *p = &c->pools[i];
-		const struct veer_balancer_ops *b = veer_balancer_for(p->balance);
-		if (b->prepare != NULL && b->prepare(p) != VEER_OK) {
-			yaml_node_t *m = elem(w, seq, i);
-			static const yaml_mark_t start = { 0, 0, 0 };
-			werr(w, m != NULL ? &m->start_mark : &start,
-			     "pools[%zu]: balancer %s cannot prepare pool \"%s\"", i, b->name,
-			     p->name);
-			continue;
-		}
-		p->balancer = b;
-	}
+			veer_cfg_error(w, mark, "%s: missing required key \"%s\"",
+				       cpath[0] ? cpath : "top level", last_part(keys[i].path));
 }
 
 /* ---- entry points ------------------------------------------------------ */
 
-static void syntax_error(struct walk *w, const yaml_parser_t *ps, const char *data, size_t len)
+static void syntax_error(struct veer_cfg_walk *w, const yaml_parser_t *ps, const char *data,
+			 size_t len)
 {
 	yaml_mark_t m = ps->problem_mark;
 	const char *problem = ps->problem != NULL ? ps->problem : "unknown error";
 
 	switch (ps->error) {
 	case YAML_MEMORY_ERROR:
-		werr(w, NULL, "out of memory while parsing YAML");
+		veer_cfg_error(w, NULL, "out of memory while parsing YAML");
 		return;
 	case YAML_READER_ERROR:
 		/* Reader errors (bad encoding) carry a byte offset, not a mark. */
@@ -1496,23 +1204,23 @@ static void syntax_error(struct walk *w, const yaml_parser_t *ps, const char *da
 			else
 				m.column++;
 		}
-		werr(w, &m, "YAML syntax error: %s", problem);
+		veer_cfg_error(w, &m, "YAML syntax error: %s", problem);
 		return;
 	default:
 		break;
 	}
 	if (ps->context != NULL)
-		werr(w, &m, "YAML syntax error: %s (%s at %zu:%zu)", problem, ps->context,
-		     ps->context_mark.line + 1, ps->context_mark.column + 1);
+		veer_cfg_error(w, &m, "YAML syntax error: %s (%s at %zu:%zu)", problem, ps->context,
+			       ps->context_mark.line + 1, ps->context_mark.column + 1);
 	else
-		werr(w, &m, "YAML syntax error: %s", problem);
+		veer_cfg_error(w, &m, "YAML syntax error: %s", problem);
 }
 
 struct veer_config *veer_config_load_mem(const char *name, const char *data, size_t len,
 					 struct veer_errors *errs)
 {
 	struct veer_config *c = veer_xcalloc(1, sizeof(*c));
-	struct walk w = { .name = name, .errs = errs, .cfg = c };
+	struct veer_cfg_walk w = { .name = name, .errs = errs, .cfg = c };
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	bool parser_ok = false, doc_ok = false, extra_ok = false;
@@ -1524,7 +1232,7 @@ struct veer_config *veer_config_load_mem(const char *name, const char *data, siz
 	apply_defaults(&w, "", c);
 
 	if (!yaml_parser_initialize(&parser)) {
-		werr(&w, NULL, "out of memory while parsing YAML");
+		veer_cfg_error(&w, NULL, "out of memory while parsing YAML");
 		goto out;
 	}
 	parser_ok = true;
@@ -1544,17 +1252,13 @@ struct veer_config *veer_config_load_mem(const char *name, const char *data, siz
 		extra_ok = true;
 		next = yaml_document_get_root_node(&extra);
 		if (next != NULL) {
-			werr(&w, &next->start_mark, "only one YAML document is allowed");
+			veer_cfg_error(&w, &next->start_mark, "only one YAML document is allowed");
 			goto out;
 		}
 	}
 
 	walk_map(&w, root, "", "", c);
-	finish_pools(&w, root);
-	finish_routes(&w, root);
-	finish_listeners(&w, root);
-	if (w.nerr == 0)
-		prepare_balancers(&w, root);
+	veer_cfg_finish(&w, root);
 out:
 	if (extra_ok)
 		yaml_document_delete(&extra);
