@@ -114,7 +114,10 @@ class CliTest(veertest.TestCase):
 
     def test_run_refuses_bad_file(self):
         path = self.write('bad.yaml', GOOD.replace('  workers: 1\n', '  workers: 1\n  bogus: 2\n'))
-        p = run_veer(['-c', path])
+        try:
+            p = run_veer(['-c', path], timeout=5)
+        except veertest.subprocess.TimeoutExpired:
+            self.fail('veer -c started with an invalid file')
         self.assertNotEqual(p.returncode, 0)
         out = (p.stdout + p.stderr).decode()
         self.assertTrue(self.errors(path, out), out)

@@ -15,7 +15,7 @@ class DownloadTest(veertest.TestCase):
 
     def setUp(self):
         self.b = self.backend('b1')
-        self.v = self.veer(make_config([self.b.address]))
+        self.v = self.veer(make_config([self.b.address]), env=veertest.rss_env())
         # warm up, then take the baseline
         r = veertest.http(self.v.port(), 'GET', '/bytes/1048576')
         self.assertEqual(r.status, 200)

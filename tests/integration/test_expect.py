@@ -28,7 +28,8 @@ class ExpectContinueTest(veertest.TestCase):
         self.assertEqual(sha256(r.body), sha256(data))
         # curl saw a 100 Continue, so it did not sit out its 5 s timeout
         self.assertIn(100, [s for s, _ in r.blocks], r.blocks)
-        self.assertLess(elapsed, 4.5)
+        self.assertLess(elapsed, 4.5, 'curl sat out its 5 s --expect100-timeout: no 100 '
+                        'Continue reached it while it held the body back')
         self.assertEqual(self.b.received('/echo')[0].body_sha256, sha256(data))
 
     def test_raw_expect_waits_for_100(self):
@@ -36,7 +37,13 @@ class ExpectContinueTest(veertest.TestCase):
         with Client(self.v.port()) as c:
             c.send(build_request('POST', '/echo', [('Expect', '100-continue'),
                                                    ('Content-Length', str(len(body)))]))
-            interim = c.read_response(keep_interim=True)
+            c.settimeout(3)
+            try:
+                interim = c.read_response(keep_interim=True)
+            except TimeoutError:
+                self.fail('no 100 Continue within 3 s of a head with Expect: 100-continue '
+                          '(backend got: %r)' % self.b.received())
+            c.settimeout(veertest.IO_TIMEOUT)
             self.assertEqual(interim.status, 100, interim)
             c.send(body)
             r = c.read_response()

@@ -16,6 +16,8 @@ def connect_refused(port):
         s = socket.create_connection(('127.0.0.1', port), timeout=1)
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        return False  # caught in the backlog as the listener closed: try again
     s.close()
     return False
 

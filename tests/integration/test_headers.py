@@ -2,7 +2,6 @@
 Via, X-Request-Id, traceparent, Host kept, hop-by-hop headers removed in
 both directions (RFC 9110 section 7.6.1)."""
 
-import re
 
 import veertest
 from veertest import Client, HOP_BY_HOP, build_request, make_config
@@ -18,7 +17,7 @@ class HeadersTest(veertest.TestCase):
         with Client(self.v.port()) as c:
             r = c.request('GET', target, headers, host=host, **kw)
         self.assertEqual(r.status, 200, r)
-        reqs = self.b.received(target.split('?')[0])
+        reqs = [q for q in self.b.received() if q.target == target]
         self.assertEqual(len(reqs), 1, reqs)
         return r, reqs[0]
 
@@ -82,13 +81,12 @@ class HeadersTest(veertest.TestCase):
         ])
         names = req.names()
         for h in HOP_BY_HOP + ('x-secret', 'http2-settings'):
-            if h == 'connection':
-                # veer may send its own Connection: keep-alive upstream, but
-                # never the client's tokens
-                for tok in veertest.header_tokens(req.headers, 'connection'):
-                    self.assertIn(tok, ('keep-alive', 'close'), req)
-                continue
-            self.assertNotIn(h, names, req)
+            if h != 'connection':
+                self.assertNotIn(h, names, req)
+        # veer may send its own Connection: keep-alive upstream, but never
+        # the client's tokens
+        for tok in veertest.header_tokens(req.headers, 'connection'):
+            self.assertIn(tok, ('keep-alive', 'close'), req)
         self.assertEqual(req.header('X-Kept'), 'yes', req)
         self.assertNotEqual(r.status, 101)
 

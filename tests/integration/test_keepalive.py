@@ -43,9 +43,13 @@ class KeepAliveTest(veertest.TestCase):
         with Client(self.v.port()) as c:
             self.assertEqual(c.get('/json?chunked=1').status, 200)
             self.assertEqual(c.get('/json').status, 200)
-            # a close-delimited answer ends that upstream connection only
+            # a close-delimited answer ends that upstream connection; veer
+            # either re-frames it (the client connection goes on) or passes
+            # it on close-delimited (then the client connection ends too)
             r = c.get('/json?close=1')
             self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()['target'], '/json?close=1')
+        with Client(self.v.port()) as c:
             r = c.get('/json?after-close')
             self.assertEqual(r.status, 200, r)
         reqs = self.b.received()

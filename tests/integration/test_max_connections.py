@@ -3,8 +3,6 @@
 it at once or leaves it in the accept queue: both are accepted here); once
 one of the two closes, a connection is served again."""
 
-import socket
-import time
 
 import veertest
 from veertest import Client, build_request, make_config

@@ -5,7 +5,7 @@ the middle of a body makes veer close the client connection instead of
 leaving it hanging."""
 
 import veertest
-from veertest import Client, make_config, pattern_bytes
+from veertest import make_config, pattern_bytes
 
 
 class ResponseFramingTest(veertest.TestCase):

@@ -2,7 +2,7 @@
 with pool: proxies, and a request no route matches gets 404."""
 
 import veertest
-from veertest import Client, make_config
+from veertest import Client
 
 
 class RoutingTest(veertest.TestCase):

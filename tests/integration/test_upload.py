@@ -2,13 +2,12 @@
 echoed back intact, and a large upload to a backend that stalls, during
 which veer's memory stays bounded (back-pressure toward the client)."""
 
-import hashlib
 import os
 import tempfile
 import threading
 
 import veertest
-from veertest import (Client, RssMonitor, build_request, chunk_encode, curl_request,
+from veertest import (Client, RssMonitor, build_request, curl_request,
                       make_config, sha256)
 
 MiB = 1024 * 1024
@@ -19,7 +18,8 @@ class UploadTest(veertest.TestCase):
     def setUp(self):
         self.b = self.backend('b1')
         self.v = self.veer(make_config([self.b.address],
-                                       listener_opts={'limits': '{ body_bytes: 512m }'}))
+                                       listener_opts={'limits': '{ body_bytes: 512m }'}),
+                           env=veertest.rss_env())
         self.data = os.urandom(8 * MiB)
         f = tempfile.NamedTemporaryFile(prefix='veer-up-')
         f.write(self.data)
