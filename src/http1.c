@@ -712,12 +712,12 @@ const char *veer_http1_reason(int status)
 }
 
 void veer_http1_write_simple(struct evbuffer *out, int status, int http_minor, bool close,
-			     const char *extra, const char *body, size_t body_len)
+			     const char *extra, const char *body, size_t body_len, bool head_only)
 {
 	evbuffer_add_printf(out,
 			    "HTTP/1.%d %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
 			    http_minor, status, veer_http1_reason(status), body_len,
 			    close ? "Connection: close\r\n" : "", extra ? extra : "");
-	if (body_len > 0)
+	if (body_len > 0 && !head_only)
 		evbuffer_add(out, body, body_len);
 }

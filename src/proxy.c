@@ -162,9 +162,9 @@ static void respond(struct veer_client *c, int status, const char *body, size_t 
 		snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", c->req_id);
 	if (!close_after && c->http_minor == 0)
 		strcat(extra, "Connection: keep-alive\r\n");
-	if (c->is_head)
-		len = 0; /* the head only, with the body's length */
-	veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len);
+	/* HEAD: the head only, with the length the body would have. */
+	veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len,
+				c->is_head);
 	c->resp_started = true;
 	if (close_after)
 		client_close_after_flush(c);

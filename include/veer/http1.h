@@ -141,8 +141,9 @@ size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m,
 
 /* Write a complete veer-made response (status line, Content-Type text/plain,
  * Content-Length, optional Connection: close, body) into OUT. EXTRA is
- * additional header lines ("Name: v\r\n"...), or NULL. */
+ * additional header lines ("Name: v\r\n"...), or NULL.  HEAD_ONLY leaves
+ * the body out but keeps its Content-Length (an answer to HEAD). */
 void veer_http1_write_simple(struct evbuffer *out, int status, int http_minor, bool close,
-			     const char *extra, const char *body, size_t body_len);
+			     const char *extra, const char *body, size_t body_len, bool head_only);
 
 #endif

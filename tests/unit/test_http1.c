@@ -247,7 +247,7 @@ Test(http1, simple_response_is_framed)
 	char buf[512];
 	size_t n;
 
-	veer_http1_write_simple(out, 502, 1, true, NULL, "502 Bad Gateway\n", 16);
+	veer_http1_write_simple(out, 502, 1, true, NULL, "502 Bad Gateway\n", 16, false);
 	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
 	buf[n] = '\0';
 	cr_assert_str_eq(buf, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
@@ -273,4 +273,17 @@ Test(http1, chunked_trailers_end_the_message_without_touching_the_head)
 	cr_assert_eq(n, strlen(body));
 	cr_assert_eq(f.m.nhdrs, 2);
 	evbuffer_free(in);
+}
+
+Test(http1, simple_answer_to_head_keeps_the_length)
+{
+	struct evbuffer *out = evbuffer_new();
+	char buf[512];
+	size_t n;
+
+	veer_http1_write_simple(out, 200, 1, false, NULL, "pong\n", 5, true);
+	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	cr_assert_str_eq(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n");
+	evbuffer_free(out);
 }
