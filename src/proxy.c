@@ -624,6 +624,9 @@ static void client_process(struct veer_client *c)
 		forward_body(c);
 		break;
 	case VEER_CS_TUNNEL:
+		/* An idle tunnel lives as long as an idle keep-alive
+		 * connection (listener timeouts.idle). */
+		arm_timer(c, c->lconf->idle_timeout);
 		tunnel_up(c);
 		break;
 	case VEER_CS_CLOSING:
@@ -649,6 +652,8 @@ static void client_eof(struct veer_client *c)
 		abort_request(c);
 		return;
 	case VEER_CS_TUNNEL:
+		/* Pass the half-close on once what the client sent is out. */
+		c->shut_up = true;
 		if (c->up != NULL && evbuffer_get_length(c->up->out) == 0)
 			shutdown(c->up->fd, SHUT_WR);
 		pause_read(c);
@@ -752,8 +757,10 @@ void veer_proxy_upstream_drained(struct veer_upstream *u)
 
 	if (c == NULL)
 		return;
-	if (c->req_done && !u->got_bytes)
+	if (c->req_done && !u->got_bytes && c->state == VEER_CS_FORWARD)
 		arm_response_timer(u);
+	if (c->shut_up && c->state == VEER_CS_TUNNEL)
+		shutdown(u->fd, SHUT_WR);
 	if (c->read_paused && evbuffer_get_length(u->out) < VEER_LOW_WATER) {
 		resume_read(c);
 		if (evbuffer_get_length(c->in) > 0)
@@ -821,7 +828,7 @@ static void response_done(struct veer_upstream *u)
 static void start_tunnel(struct veer_client *c, struct veer_upstream *u)
 {
 	set_state(c, VEER_CS_TUNNEL);
-	event_del(&c->timer);
+	arm_timer(c, c->lconf->idle_timeout);
 	event_del(&u->timer);
 	c->req_done = true;
 	evbuffer_add_buffer(c->out, u->in);
@@ -892,6 +899,7 @@ static void response_process(struct veer_upstream *u)
 	int rc;
 
 	if (c->state == VEER_CS_TUNNEL) {
+		arm_timer(c, c->lconf->idle_timeout);
 		evbuffer_add_buffer(c->out, u->in);
 		goto flush;
 	}
