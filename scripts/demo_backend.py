@@ -102,6 +102,12 @@ class Server(ThreadingHTTPServer):
 
 
 def alive(pid):
+    """True while PID runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
