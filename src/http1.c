@@ -124,6 +124,29 @@ static bool is_token(const char *s, size_t n)
 	return true;
 }
 
+/* A name that some servers would read as Content-Length or
+ * Transfer-Encoding once '_' becomes '-' or repeated dashes collapse
+ * ("Transfer_Encoding", "Content--Length"): a desync vector, refused. */
+static bool framing_lookalike(const char *name, size_t len)
+{
+	char norm[24];
+	size_t i, n = 0;
+
+	if (len > 24 || len < 13)
+		return false;
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+		if (ch == '-' || ch == '_')
+			continue;
+		norm[n++] = (char)(ch | 0x20);
+	}
+	if (!((n == 13 && memcmp(norm, "contentlength", 13) == 0) ||
+	      (n == 16 && memcmp(norm, "transferencoding", 16) == 0)))
+		return false;
+	return !veer_token_eq(name, len, "content-length") &&
+	       !veer_token_eq(name, len, "transfer-encoding");
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct veer_msg *m = msg_of(p);
@@ -176,14 +199,22 @@ static int on_header_value_complete(llhttp_t *p)
 		if (veer_token_eq(name, 12, "x-request-id") && h->value.len > 0)
 			m->req_id = (int32_t)m->nhdrs;
 		break;
+	case 14:
+		if (veer_token_eq(name, 14, "content-length"))
+			m->flags |= VEER_H_CL;
+		break;
 	case 17:
-		if (veer_token_eq(name, 17, "transfer-encoding") &&
-		    list_has(val, h->value.len, "chunked"))
-			m->flags |= VEER_H_CHUNKED;
+		if (veer_token_eq(name, 17, "transfer-encoding")) {
+			m->flags |= VEER_H_TRANSFER_ENCODING;
+			if (list_has(val, h->value.len, "chunked"))
+				m->flags |= VEER_H_CHUNKED;
+		}
 		break;
 	default:
 		break;
 	}
+	if (p->type == HTTP_REQUEST && framing_lookalike(name, h->name.len))
+		return -1;
 	m->nhdrs++;
 	return 0;
 }
@@ -288,6 +319,43 @@ static int error_status(llhttp_t *p, const struct veer_msg *m)
 	return m->too_many ? 431 : 400;
 }
 
+/* Checks llhttp 8.1 does not make (or makes leniently), on a complete
+ * head.  Each rule is one of RFC 9112's; breaking any is a 400. */
+static bool head_is_clean(llhttp_t *p, struct veer_msg *m, const char *buf)
+{
+	const char *cr, *end = buf + m->head_len, *pos = buf;
+	uint32_t i;
+
+	/* Every CR ends a line, so an LF follows it (RFC 9112 §2.2): llhttp
+	 * 8.1 takes a bare CR as a line end (CVE-2023-30589). */
+	while ((cr = memchr(pos, '\r', (size_t)(end - pos))) != NULL) {
+		if (cr + 1 >= end || cr[1] != '\n')
+			return false;
+		pos = cr + 2;
+	}
+	if (p->type != HTTP_REQUEST)
+		return true;
+	/* The request-target is visible ASCII only (RFC 9112 §3.2, RFC 3986). */
+	for (i = 0; i < m->url.len; i++) {
+		unsigned char ch = (unsigned char)buf[m->url.off + i];
+		if (ch <= 0x20 || ch >= 0x7f)
+			return false;
+	}
+	/* The protocol is HTTP: llhttp also takes RTSP/1.0 and ICE/1.0. */
+	pos = buf + m->url.off + m->url.len;
+	if (end - pos < 9 || memcmp(pos, " HTTP/", 6) != 0)
+		return false;
+	/* Transfer-Encoding with Content-Length, even an empty one, is a
+	 * smuggling vector (RFC 9112 §6.1): refused, not resolved. */
+	if ((m->flags & VEER_H_TRANSFER_ENCODING) && ((m->flags & VEER_H_CL) || !(m->flags & VEER_H_CHUNKED)))
+		return false;
+	/* Transfer-Encoding in an HTTP/1.0 request: faulty framing (RFC 9112
+	 * §6.1). */
+	if ((m->flags & VEER_H_TRANSFER_ENCODING) && p->http_major == 1 && p->http_minor == 0)
+		return false;
+	return true;
+}
+
 int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size_t len,
 			  int *status)
 {
@@ -313,6 +381,9 @@ int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size
 		m->head_len = (uint32_t)(llhttp_get_error_pos(p) - buf);
 		m->parsed = m->head_len;
 		llhttp_resume(p);
+		*status = 400;
+		if (!head_is_clean(p, m, buf))
+			return VEER_ERR;
 		if (p->http_major != 1) {
 			/* HTTP/0.9 request lines are malformed here; another
 			 * major version is well-formed but not ours (RFC 9110

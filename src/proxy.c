@@ -535,6 +535,13 @@ static void start_request(struct veer_client *c)
 	/* Only WebSocket upgrades are tunnelled; other Upgrade offers (h2c
 	 * ...) are dropped as hop-by-hop and the request goes on as HTTP/1.1. */
 	c->websocket = c->parser.upgrade && (c->req.flags & VEER_H_WEBSOCKET);
+	/* GET or HEAD with a body: the framing is plain, its meaning is not
+	 * (RFC 9110 §9.3.1): forwarded, then neither connection is reused, so
+	 * a server that ignores the body cannot take it for a request. */
+	c->no_reuse = (c->parser.method == HTTP_GET || c->parser.method == HTTP_HEAD) &&
+		      ((c->req.flags & VEER_H_CHUNKED) || c->parser.content_length > 0);
+	if (c->no_reuse)
+		c->keep_alive = false;
 
 	/* limits.body_bytes: 0 means no limit, as in nginx. */
 	if (c->lconf->body_bytes > 0 && (c->parser.flags & F_CONTENT_LENGTH) &&
@@ -591,6 +598,8 @@ static void parse_head(struct veer_client *c)
 		veer_debug("client %s: bad request: %s", c->ip, llhttp_get_error_reason(&c->parser));
 		c->keep_alive = false;
 		c->http_minor = 1;
+		/* No body in an answer to HEAD (RFC 9110 §9.3.2), even a 400. */
+		c->is_head = c->parser.method == HTTP_HEAD;
 		respond_error(c, status, true);
 		return;
 	}
@@ -818,7 +827,7 @@ static void response_done(struct veer_upstream *u)
 	struct veer_client *c = u->client;
 
 	u->keep_alive = llhttp_should_keep_alive(&u->parser) && c->req_done &&
-			evbuffer_get_length(u->in) == 0;
+			evbuffer_get_length(u->in) == 0 && !c->no_reuse;
 	event_del(&u->timer);
 	unpair(c);
 	veer_upstream_release(u);

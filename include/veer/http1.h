@@ -32,11 +32,12 @@ struct veer_hdr {
 enum veer_hdr_flag {
 	VEER_H_CONNECTION = 1u << 0,
 	VEER_H_UPGRADE = 1u << 1,
-	VEER_H_TE = 1u << 2,
 	VEER_H_CHUNKED = 1u << 3,   /* Transfer-Encoding: chunked seen */
 	VEER_H_EXPECT_100 = 1u << 4,
 	VEER_H_HOST = 1u << 5,
 	VEER_H_WEBSOCKET = 1u << 6, /* Upgrade: websocket */
+	VEER_H_CL = 1u << 7,        /* Content-Length present */
+	VEER_H_TRANSFER_ENCODING = 1u << 8, /* Transfer-Encoding present (any value) */
 };
 
 /* One message head being parsed, and what the body walk needs. */

@@ -103,6 +103,7 @@ struct veer_client {
 	bool body_sent;      /* a request body byte went upstream */
 	bool is_head;
 	bool websocket;      /* a WebSocket upgrade was asked for */
+	bool no_reuse;       /* neither connection is reused after this request */
 	bool shut_up;        /* tunnel: client half-closed, pass it upstream */
 	TAILQ_ENTRY(veer_client) link;
 };

@@ -49,6 +49,9 @@ IDLE = 0.25
 AFTER_SHUT = 3.0
 
 FENCE = '/__corpus_fence/'
+# VEER_CORPUS_LOG=FILE: one line per case (what the client and the backend
+# saw), to review every verdict, passing or not.
+CASE_LOG = os.environ.get('VEER_CORPUS_LOG')
 BACKEND = 'corpus'
 
 
@@ -309,8 +312,14 @@ def replay(port, raw, methods=(), want=None):
         while not out.closed:
             if not pump(IDLE):
                 break
-            if want is not None and len(parse_responses(buf, methods)[0]) >= want:
-                break
+            if want is not None:
+                got = parse_responses(buf, methods)[0]
+                # All answers are in and the last keeps the connection
+                # open: half-close now rather than wait.  After a
+                # "Connection: close" answer, wait for veer to close.
+                if len(got) >= want and not (got and 'close' in veertest.header_tokens(
+                        got[-1].headers, 'connection')):
+                    break
         if not out.closed:
             try:
                 sock.shutdown(socket.SHUT_WR)
@@ -324,6 +333,12 @@ def replay(port, raw, methods=(), want=None):
         sock.close()
     out.data = bytes(buf)
     out.responses, out.error = parse_responses(buf, methods)
+    if out.error and 'HEAD' in methods:
+        alt, err = parse_responses(buf, ['GET' if m == 'HEAD' else m for m in methods])
+        if err is None:
+            out.responses = alt
+            out.error = ('an answer to HEAD carries a body (RFC 9110 section 9.3.2: a '
+                         'response to HEAD has no content)')
     return out
 
 
@@ -343,7 +358,7 @@ class Seen:
             return 'backend received nothing'
         items = []
         for r in self.requests:
-            items.append('%s %s (%s, %s body %d bytes%s)' % (
+            items.append('%s %s %s (%s, %s body, %d bytes%s)' % (
                 r.method, r.target, r.version,
                 'complete' if r.complete.is_set() else 'INCOMPLETE', r.framing, r.body_len,
                 ', body %r' % r.body[:40] if r.body else ''))
@@ -405,6 +420,11 @@ class CorpusCase(unittest.TestCase):
     def run_case(self, raw, methods=(), want=None):
         out = replay(self.port, raw, methods, want)
         seen = self.fence()
+        if CASE_LOG:
+            with open(CASE_LOG, 'a') as f:
+                f.write('%s\n    %s\n    %s\n' % (self.id().split('.')[-1] + ' ' +
+                                                   str(getattr(self, '_subtest', None) or ''),
+                                                   out.describe(), seen.describe()))
         if not self.v.alive():
             self.fail('veer died\n--- log\n%s' % self.v.log_tail())
         return out, seen
@@ -427,29 +447,33 @@ class CorpusCase(unittest.TestCase):
         extra_heads = [r for r in seen.requests if not r.complete.is_set()]
         if extra_heads and not heads_ok:
             problems.append('the backend received the head of a refused request')
-        resp = out.responses
-        first = resp[:forwarded_before]
-        rest = resp[forwarded_before:]
-        if any(not out.from_backend(r) or r.status >= 400 for r in first) and \
-                len(seen.complete) == forwarded_before:
-            problems.append('a forwarded request was not answered by the backend')
+        # The answers to the requests veer forwarded whole come first and
+        # are the backend's; then at most one answer, veer's refusal.
+        k = len(seen.complete)
+        first, rest = out.responses[:k], out.responses[k:]
+        if len(first) < k or any(not out.from_backend(r) for r in first):
+            problems.append('a request forwarded whole did not get the backend\'s answer')
         if len(rest) > 1:
             problems.append('more than one answer after the refused request')
         if rest:
             r = rest[0]
-            if out.from_backend(r) or not 400 <= r.status < 500:
+            if out.from_backend(r) or not (400 <= r.status < 500 or r.status in (status or ())):
                 problems.append('the refused request got %d%s, not a 4xx from veer'
                                 % (r.status, ' from the backend' if out.from_backend(r) else ''))
-            elif status is not None and r.status != status:
-                problems.append('refused with %d, this rule answers %d' % (r.status, status))
-            elif out.shut and not out.reset:
+            elif status is not None and r.status not in status:
+                problems.append('refused with %d, want %s' % (r.status, ' or '.join(
+                    str(x) for x in status)))
+            elif out.shut and not out.reset and r.status != 404:
+                # (a 404 answers a well-formed request that matches no
+                # route: veer may keep the connection, as for any 404)
                 problems.append('veer answered 4xx but kept the connection open')
         elif need_4xx:
             problems.append('no 4xx answer from veer')
         if out.error:
             problems.append('unparsable bytes from veer')
         if not out.closed:
-            problems.append('veer did not close the connection')
+            problems.append('veer did not close the connection, even after the client '
+                            'half-closed')
         if problems:
             self.fail('%s\n  => %s' % (ctx, '; '.join(problems)))
 
@@ -464,9 +488,9 @@ class CorpusCase(unittest.TestCase):
         if len(seen.complete) != len(whole):
             problems.append('%d request(s) reached the backend whole, want %d'
                             % (len(seen.complete), len(whole)))
-        if len(seen.requests) > len(started):
-            problems.append('%d request head(s) reached the backend, the client sent %d'
-                            % (len(seen.requests), len(started)))
+        if len(seen.requests) != len(started):
+            problems.append('%d request head(s) reached the backend, want the %d the client '
+                            'sent' % (len(seen.requests), len(started)))
         for m, r in zip(whole, seen.requests):
             if (r.method, r.target) != (m.method, m.target):
                 problems.append('forwarded as %s %s, sent as %s %s'
@@ -480,9 +504,8 @@ class CorpusCase(unittest.TestCase):
             problems.append('the client did not get the backend\'s %d answer(s)' % len(whole))
         if len(out.responses) > len(whole):
             extra = out.responses[len(whole)]
-            if not (len(started) > len(whole) and not out.from_backend(extra)
-                    and extra.status >= 400):
-                problems.append('unexpected extra answer %d' % extra.status)
+            problems.append('unexpected further answer %d%s' % (
+                extra.status, ' from the backend' if out.from_backend(extra) else ' from veer'))
         if out.error:
             problems.append('unparsable bytes from veer')
         if not out.closed:
@@ -491,7 +514,13 @@ class CorpusCase(unittest.TestCase):
             self.fail('%s\n  => %s' % (ctx, '; '.join(problems)))
 
 
-def _methods(msgs):
+def _methods(msgs, raw=None):
+    """Methods of the framed requests; when the framer gives up (an
+    invalid request), the first token of RAW, so that an answer to HEAD is
+    read without a body (RFC 9110 section 9.3.2)."""
+    if not msgs and raw:
+        first = raw.split(b' ', 1)[0]
+        return [first.decode('latin-1')] if first.isalpha() else []
     return [m.method for m in msgs or () if m.method]
 
 
@@ -499,10 +528,61 @@ def _methods(msgs):
 # aws/http-desync-guardian
 
 # Compliant / Acceptable cases veer refuses on purpose, by a rule of its
-# own that is stricter than desync-guardian's classifier.  name -> (status
-# veer answers, why).  Each is still checked: that status, a close, and
-# nothing at the backend.
+# own that is stricter than desync-guardian's classifier (which looks at
+# smuggling risk only, not at whether the request is valid HTTP).
+# name -> (statuses veer may answer, why).  Each is still checked: that
+# status from veer, a close, and nothing at the backend.
+_BAD_NAME = ('not a valid field name (RFC 9110 section 5.1: a token; RFC 9112 section 5.1: '
+             'no whitespace before the colon, MUST be rejected with 400); SPEC 3: invalid '
+             'header names get 400 and a close')
+_CTL_VALUE = ('a control character in a field value (RFC 9110 section 5.5); llhttp in strict '
+              'mode refuses it, and veer runs llhttp without lenient flags (README, Strict '
+              'parsing): 400')
+_HTTP09 = ('HTTP/0.9 is not served: clients speak HTTP/1.1 or 1.0 (SPEC 3, README); '
+           'src/http1.c answers an HTTP/0.9 request line 400')
+_TE_PARAM = ('"chunked;custom_param": a transfer-parameter needs "=value" (RFC 9112 section 7, '
+             'RFC 9110 section 10.1.4) and chunked defines none, so the final coding is not '
+             'plainly chunked: 400 (RFC 9112 section 6.3; SPEC 3)')
 DESYNC_STRICTER = {
+    'No TE/CL headers, some others are non-compliant': ((400,), _BAD_NAME),
+    'TE and some others are non-compliant': ((400,), _BAD_NAME),
+    'CL and some others are non-compliant': ((400,), _BAD_NAME),
+    'A non-essential header with a non-printable character (x01)': ((400,), _BAD_NAME),
+    'Some-Header\\x01': ((400,), _BAD_NAME),
+    '\\x01Some-Header': ((400,), _BAD_NAME),
+    'Some-Header: \\x01value': ((400,), _CTL_VALUE),
+    'Some-Header: value\\x01': ((400,), _CTL_VALUE),
+    'Non-RFC, but OK HTTP/0.9': ((400,), _HTTP09),
+    'Empty version, which means HTTP/0.9': ((400,), _HTTP09),
+    'Extra spaces in version': ((400,), 'request-line = method SP request-target SP '
+                                'HTTP-version, nothing after the version (RFC 9112 section 3); '
+                                'llhttp strict refuses it: 400'),
+    '[space] in URI': ((400,), 'a request-target holds no whitespace; an invalid request-line '
+                       'gets 400 (RFC 9112 section 3.2)'),
+    'Empty URI': ((400,), 'the request-target must not be empty (RFC 9112 section 3.2): 400'),
+    'TE with custom parameters OK': ((400,), _TE_PARAM),
+    'Transfer-Encoding with a param: chunked;custom_param': ((400,), _TE_PARAM),
+    'Unknown but OK HTTP/1.2': ((400,), 'the bundled llhttp (8.1, Debian) refuses an HTTP/1.x '
+                                'minor version above 1 in the request line, and veer runs it '
+                                'without lenient flags: 400 (a later llhttp may accept it; '
+                                'src/http1.c then serves it as 1.1, RFC 9110 section 2.5)'),
+}
+
+# Ambiguous cases veer forwards on purpose, as AWS's desync mitigation does
+# in its default ("defensive") mode: their framing is plain to veer
+# (Content-Length or chunked), only a body's meaning on GET or HEAD is
+# undefined (RFC 9110 sections 9.3.1, 9.3.2) and real clients (search APIs)
+# send them.  veer forwards the request intact and closes both connections
+# after the answer (README, Proxying), so a server that ignores such a body
+# cannot read it as a second request.  Checked: forwarded whole, the
+# backend's answer carries "Connection: close", and veer closes first.
+DESYNC_FORWARD_AND_CLOSE = {
+    'Get with a body and Content-Length',
+    'Get with a body and Transfer-Encoding',
+    'Head with a body and Content-Length',
+    'Head with a body and Transfer-Encoding',
+    'Has a CL in GET',
+    'Has a TE in GET',
 }
 
 
@@ -523,8 +603,17 @@ class DesyncGuardianTest(CorpusCase):
             label = '#%d %s [%s/%s] %s' % (i, c['file'], c['tier'], c['reason'], c['name'])
             with self.subTest(label):
                 msgs, why = try_frame(raw)
-                if c['tier'] in ('Severe', 'Ambiguous'):
-                    out, seen = self.run_case(raw, _methods(msgs))
+                if c['name'] in DESYNC_FORWARD_AND_CLOSE:
+                    self.assertEqual(c['tier'], 'Ambiguous', label)
+                    out, seen = self.run_case(raw, _methods(msgs),
+                                              want=sum(m.complete for m in msgs))
+                    self.expect_forwarded(label, out, seen, msgs)
+                    last = out.responses[-1] if out.responses else None
+                    self.assertTrue(last is not None and 'close' in veertest.header_tokens(
+                        last.headers, 'connection'), '%s: no Connection: close' % label)
+                    self.assertFalse(out.shut, '%s: veer did not close by itself' % label)
+                elif c['tier'] in ('Severe', 'Ambiguous'):
+                    out, seen = self.run_case(raw, _methods(msgs, raw))
                     self.expect_rejected(label, out, seen)
                 elif c['name'] in DESYNC_STRICTER:
                     status, _ = DESYNC_STRICTER[c['name']]
@@ -597,9 +686,47 @@ def add_host(raw, msgs=None):
     return raw
 
 
-# llhttp `ok` cases (and the requests llhttp completed before an `error`)
-# that veer refuses on purpose.  name -> (status veer answers, why).
+# llhttp `ok` cases that veer refuses on purpose.  name -> (statuses veer
+# may answer, why).  Checked: that status from veer, a close, nothing at
+# the backend.  (HTTP/1.1 without Host is recognised mechanically, NO_HOST
+# below, not listed: it concerns most of the corpus.)
+_LLHTTP81 = ('the bundled llhttp (8.1, Debian) refuses this in strict mode, and veer runs it '
+             'without lenient flags (README, Strict parsing): 400.  Refusing is safe; a later '
+             'llhttp accepts it')
 LLHTTP_STRICTER = {
+    'No HTTP version': ((400,), _HTTP09),
+    'QUERY request': ((400,), _LLHTTP81 + ' (llhttp 8.1 does not know the QUERY method)'),
+    'Tabs in `Content-Length` (surrounding)': ((400,), _LLHTTP81),
+    'Chunk extensions': ((400,), _LLHTTP81 + ' (several extensions on one chunk-size line)'),
+    'Chunk extensions quoting': ((400,), _LLHTTP81 + ' (several extensions on one chunk-size '
+                                 'line)'),
+    'M-SEARCH request': ((404,), 'the asterisk-form target "*" matches no route: path_prefix '
+                         'matches the start of the path and "*" does not start with "/" '
+                         '(README, Routing: no match is a 404); asterisk-form is meant for '
+                         'OPTIONS only (RFC 9112 section 3.2.4)'),
+}
+
+# llhttp `ok` cases that are not HTTP: llhttp also parses RTSP/1.0 and
+# ICE/1.0 (SHOUTcast) request lines.  veer is an HTTP proxy: forwarding them
+# relabelled "HTTP/1.1" would change what the request means, so they must
+# be refused (400, or 505 as for another HTTP major version).
+LLHTTP_NOT_HTTP = {
+    'SOURCE request with ICE': 'ICE/1.0 request line',
+    'OPTIONS request with RTSP': 'RTSP/1.0 request line',
+    'ANNOUNCE request with RTSP': 'RTSP/1.0 request line',
+}
+
+# Corpus entries whose verdict does not fit their own bytes, corrected here.
+# name -> (field overrides, why).
+LLHTTP_ERRATA = {
+    'CRLF between requests, implicit `keep-alive`': (
+        {'outcome': 'error', 'messages_completed': 1, 'error': None},
+        'the extractor ran past the end of the ```http block (raw holds the markdown that '
+        'follows it: "```\\r\\n_Note the trailing CRLF above_ ..."), and the verdict '
+        '(error at offset 36, inside the Host value, 0 requests complete) matches neither '
+        'upstream nor these bytes.  For these bytes: the POST with its 4-byte body is a whole, '
+        'valid request (upstream llhttp completes it too), then "GET / HTTP/1.1" is followed '
+        'by the header line "```", which is invalid.'),
 }
 
 # The reason used for HTTP/1.1 requests without Host, checked mechanically
@@ -610,6 +737,18 @@ NO_HOST = 'HTTP/1.1 without Host: 400 (RFC 9112 section 3.2)'
 
 class LlhttpTest(CorpusCase):
     CORPUS = 'llhttp_request_cases.json'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for c in cls.cases:
+            if c['name'] in LLHTTP_ERRATA:
+                c.update(LLHTTP_ERRATA[c['name']][0])
+
+    def test_lists_name_cases(self):
+        names = {c['name'] for c in self.cases if llhttp_included(c)}
+        for name in list(LLHTTP_NOT_HTTP) + list(LLHTTP_ERRATA):
+            self.assertIn(name, names)
 
     def test_corpus_size(self):
         self.assertEqual(len(self.cases), 162)
@@ -634,13 +773,30 @@ class LlhttpTest(CorpusCase):
             self.expect_rejected(label, out, seen, forwarded_before=n, need_4xx=False,
                                  heads_ok=not head_error)
             return
+        if c['name'] in LLHTTP_NOT_HTTP:
+            out, seen = self.run_case(raw, methods)
+            self.expect_rejected('%s (not HTTP: %s; veer must refuse it, not forward it as '
+                                 'HTTP/1.1)' % (label, LLHTTP_NOT_HTTP[c['name']]), out, seen,
+                                 status=(400, 505))
+            return
         stricter = LLHTTP_STRICTER.get(c['name'])
         if stricter is None and lacks_host(raw):
-            stricter = (400, NO_HOST)
+            stricter = ((400,), NO_HOST)
         if stricter is not None:
             out, seen = self.run_case(raw, methods)
             self.expect_rejected('%s (veer is stricter: %s)' % (label, stricter[1]), out, seen,
                                  status=stricter[0])
+            return
+        if c['outcome'] == 'pause':
+            # llhttp completed N requests, the last asking for an Upgrade or
+            # CONNECT, and stops: what follows is not HTTP for it.  veer
+            # tunnels only WebSocket upgrades; others go on as HTTP/1.1.
+            # Checked here: nothing beyond those N requests reaches the
+            # backend, and veer does not leave the connection hanging.
+            out, seen = self.run_case(raw, methods, want=n)
+            ctx = '%s\n  %s\n  %s' % (label, out.describe(), seen.describe())
+            self.assertLessEqual(len(seen.requests), n, ctx)
+            self.assertTrue(out.closed, ctx)
             return
         if msgs is None or sum(m.complete for m in msgs) != n:
             out, seen = self.run_case(raw, methods)
@@ -656,7 +812,7 @@ class LlhttpTest(CorpusCase):
         """llhttp reports the error at an offset inside the first head."""
         off = (c.get('error') or {}).get('offset')
         end = raw.find(b'\r\n\r\n')
-        return c['messages_completed'] == 0 and off is not None and end >= 0 and off < end + 4
+        return c['messages_completed'] == 0 and off is not None and (end < 0 or off < end + 4)
 
     def included(self):
         for i, c in enumerate(self.cases):

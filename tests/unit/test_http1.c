@@ -134,15 +134,45 @@ Test(http1, forwarding_headers_are_set)
 	free(out);
 }
 
-Test(http1, chunked_body_keeps_its_framing_and_missing_host_is_filled)
+Test(http1, chunked_body_keeps_its_framing)
 {
-	char *out = request_out("PUT /u HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &fwd_default);
+	char *out = request_out("PUT /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+				&fwd_default);
 
 	cr_assert(strstr(out, "PUT /u HTTP/1.1\r\n") == out);
 	cr_assert(strstr(out, "Transfer-Encoding: chunked\r\n") != NULL, "%s", out);
+	free(out);
+}
+
+Test(http1, missing_host_of_http10_is_filled)
+{
+	char *out = request_out("PUT /u HTTP/1.0\r\nContent-Length: 2\r\n\r\n", &fwd_default);
+
+	cr_assert(strstr(out, "PUT /u HTTP/1.1\r\n") == out);
 	cr_assert(strstr(out, "Host: 127.0.0.1:9000\r\n") != NULL, "%s", out);
 	cr_assert(strstr(out, "Via: 1.0 veer\r\n") != NULL, "%s", out);
 	free(out);
+}
+
+Test(http1, framing_lookalikes_and_bare_cr_are_rejected)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent--Length: 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\n\rTransfer-Encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nContent-Length: 1\r\n\r\n",
+		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"OPTIONS * RTSP/1.0\r\nHost: a\r\n\r\n",
+		"GET /a\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+	};
+	size_t i;
+
+	for (i = 0; i < VEER_ARRAY_LEN(bad); i++) {
+		struct fixture f;
+		int status = 0;
+		cr_assert_eq(parse(&f, HTTP_REQUEST, bad[i], &status), VEER_ERR, "case %zu accepted", i);
+		cr_assert_eq(status, 400, "case %zu: status %d", i, status);
+	}
 }
 
 Test(http1, websocket_upgrade_is_kept_when_asked)
