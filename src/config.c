@@ -1,6 +1,8 @@
-/* veer — configuration generations: error lists, reference counting,
- * freeing, lookups and the value parsers shared by the YAML loader
- * (config_yaml.c) and its tests.
+/* veer — configuration generations: loading a file or a buffer (libyaml
+ * parses it here; config_yaml.c walks the document against its key table,
+ * config_check.c checks across keys), error lists, reference counting,
+ * freeing, lookups and the value parsers shared by the YAML loader and its
+ * tests.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <yaml.h>
 
 #include "veer/balance.h"
 #include "veer/common.h"
 #include "veer/config.h"
+
+#include "config_int.h"
 
 /* A config file larger than this is a mistake, not a config. */
 #define MAX_CONFIG_BYTES (16u * 1024 * 1024)
@@ -51,6 +56,96 @@ void veer_errors_free(struct veer_errors *e)
 	free(e->lines);
 	e->lines = NULL;
 	e->n = 0;
+}
+
+/* Report the libyaml parser error of PS (parsing DATA, LEN bytes). */
+static void syntax_error(struct veer_cfg_walk *w, const yaml_parser_t *ps, const char *data,
+			 size_t len)
+{
+	yaml_mark_t m = ps->problem_mark;
+	const char *problem = ps->problem != NULL ? ps->problem : "unknown error";
+
+	switch (ps->error) {
+	case YAML_MEMORY_ERROR:
+		veer_cfg_error(w, NULL, "out of memory while parsing YAML");
+		return;
+	case YAML_READER_ERROR:
+		/* Reader errors (bad encoding) carry a byte offset, not a mark. */
+		memset(&m, 0, sizeof(m));
+		for (size_t i = 0; i < ps->problem_offset && i < len; i++) {
+			if (data[i] == '\n')
+				m.line++, m.column = 0;
+			else
+				m.column++;
+		}
+		veer_cfg_error(w, &m, "YAML syntax error: %s", problem);
+		return;
+	default:
+		break;
+	}
+	if (ps->context != NULL)
+		veer_cfg_error(w, &m, "YAML syntax error: %s (%s at %zu:%zu)", problem, ps->context,
+			       ps->context_mark.line + 1, ps->context_mark.column + 1);
+	else
+		veer_cfg_error(w, &m, "YAML syntax error: %s", problem);
+}
+
+/* libyaml parses DATA into a document; config_yaml.c walks it against the
+ * key table and config_check.c checks across keys, all errors collected. */
+struct veer_config *veer_config_load_mem(const char *name, const char *data, size_t len,
+					 struct veer_errors *errs)
+{
+	struct veer_config *c = veer_xcalloc(1, sizeof(*c));
+	struct veer_cfg_walk w = { .name = name, .errs = errs, .cfg = c };
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	bool parser_ok = false, doc_ok = false, extra_ok = false;
+	yaml_node_t *root, *next;
+
+	c->magic = VEER_CONFIG_MAGIC;
+	atomic_init(&c->refs, 1);
+	c->path = veer_xstrdup(name);
+	veer_cfg_defaults(&w);
+
+	if (!yaml_parser_initialize(&parser)) {
+		veer_cfg_error(&w, NULL, "out of memory while parsing YAML");
+		goto out;
+	}
+	parser_ok = true;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(&w, &parser, data, len);
+		goto out;
+	}
+	doc_ok = true;
+	w.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root != NULL) {
+		if (!yaml_parser_load(&parser, &extra)) {
+			syntax_error(&w, &parser, data, len);
+			goto out;
+		}
+		extra_ok = true;
+		next = yaml_document_get_root_node(&extra);
+		if (next != NULL) {
+			veer_cfg_error(&w, &next->start_mark, "only one YAML document is allowed");
+			goto out;
+		}
+	}
+
+	veer_cfg_walk_root(&w, root);
+out:
+	if (extra_ok)
+		yaml_document_delete(&extra);
+	if (doc_ok)
+		yaml_document_delete(&doc);
+	if (parser_ok)
+		yaml_parser_delete(&parser);
+	if (w.nerr != 0) {
+		veer_config_free(c);
+		c = NULL;
+	}
+	return c;
 }
 
 struct veer_config *veer_config_load(const char *path, struct veer_errors *errs)
@@ -119,8 +214,29 @@ static void pool_fini(struct veer_pool_conf *p)
 	free(p->name);
 }
 
+static void headers_free(struct veer_header_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].name);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
 static void route_fini(struct veer_route_conf *r)
 {
+	headers_free(r->set_headers, r->nset_headers);
+	for (size_t i = 0; i < r->nremove_headers; i++)
+		free(r->remove_headers[i]);
+	free(r->remove_headers);
+	free(r->sticky_name);
+	free(r->split); /* the pools it points to belong to the config */
+	free(r->version_pools);
+	free(r->version_header);
+	headers_free(r->match_headers, r->nmatch_headers);
+	for (size_t i = 0; i < r->nmatch_methods; i++)
+		free(r->match_methods[i]);
+	free(r->match_methods);
 	free(r->respond_body);
 	free(r->match_path_prefix);
 	free(r->match_host);

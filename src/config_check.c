@@ -2,11 +2,12 @@
  *
  * The walk in config_yaml.c validates each key on its own.  What spans
  * several keys (names that must be unique, pool and route references, one
- * action per route, hash_on with balance: hash) is checked here, after the
- * walk, over the filled structs and the still-loaded YAML document, whose
- * nodes give the line and column of each error.  The same pass fills what
- * depends on other keys (indexes, listener route lists, route pools and
- * actions) and prepares the balancers of a config without errors.
+ * action per route, hash_on with balance: hash, the pools of version, split
+ * and blue_green, sticky only with split) is checked here, after the walk,
+ * over the filled structs and the still-loaded YAML document, whose nodes
+ * give the line and column of each error.  The same pass fills what depends
+ * on other keys (indexes, listener route lists, route pools and actions)
+ * and prepares the balancers of a config without errors.
  */
 #include <netinet/in.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "veer/balance.h"
 #include "veer/common.h"
 #include "veer/config.h"
+#include "veer/semver.h"
 
 #include "config_int.h"
 
@@ -232,27 +234,216 @@ static void finish_pools(struct veer_cfg_walk *w, const yaml_node_t *root)
 	}
 }
 
+/* The pool named by scalar N, or NULL.  A name that is not defined is
+ * reported as "CPATH: pool "x" is not defined"; a node that is no name at
+ * all was reported by the walk. */
+static struct veer_pool_conf *pool_ref(struct veer_cfg_walk *w, const yaml_node_t *n,
+				       const char *cpath)
+{
+	const char *name = text_of(n);
+	struct veer_pool_conf *p;
+
+	if (name == NULL)
+		return NULL;
+	p = veer_config_pool(w->cfg, name);
+	if (p == NULL)
+		veer_cfg_error(w, &n->start_mark, "%s: pool \"%s\" is not defined", cpath, name);
+	return p;
+}
+
+/* True when the YAML of pool P has a version key (valid or not: a bad one
+ * was reported by the walk already). */
+static bool pool_has_version_key(struct veer_cfg_walk *w, const yaml_node_t *root,
+				 const struct veer_pool_conf *p)
+{
+	return map_get(w, elem(w, top_list(w, root, "pools"), p->index), "version", NULL) != NULL;
+}
+
+/* routes[I].version.pools: at least one defined pool, each with a version,
+ * each listed once, no two with the same version (the highest that
+ * satisfies must be one pool). */
+static void finish_version(struct veer_cfg_walk *w, const yaml_node_t *root,
+			   struct veer_route_conf *r, size_t i, const yaml_node_t *m)
+{
+	yaml_node_t *vn = map_get(w, m, "version", NULL), *ps;
+	char cp[96];
+	size_t n;
+
+	ps = vn != NULL ? map_get(w, vn, "pools", NULL) : NULL;
+	if (ps == NULL || ps->type != YAML_SEQUENCE_NODE)
+		return; /* absent, or reported by the walk */
+	n = veer_cfg_seq_len(ps);
+	if (n == 0) {
+		veer_cfg_error(w, &ps->start_mark,
+			       "routes[%zu].version.pools: at least one pool is needed", i);
+		return;
+	}
+	if (n > VEER_ROUTE_POOLS_MAX) {
+		veer_cfg_error(w, &ps->start_mark, "routes[%zu].version.pools: at most %d pools", i,
+			       VEER_ROUTE_POOLS_MAX);
+		return;
+	}
+	r->version_pools = veer_xcalloc(n, sizeof(*r->version_pools));
+	for (size_t j = 0; j < n; j++) {
+		yaml_node_t *pn = veer_cfg_seq_item(w, ps, j);
+		struct veer_pool_conf *p;
+		bool bad = false;
+		snprintf(cp, sizeof(cp), "routes[%zu].version.pools[%zu]", i, j);
+		p = pool_ref(w, pn, cp);
+		if (p == NULL)
+			continue;
+		if (p->version == NULL) {
+			if (!pool_has_version_key(w, root, p))
+				veer_cfg_error(w, &pn->start_mark,
+					       "%s: pool \"%s\" has no version (version routing "
+					       "needs one)",
+					       cp, p->name);
+			continue;
+		}
+		for (size_t x = 0; x < r->nversion_pools && !bad; x++) {
+			const struct veer_pool_conf *o = r->version_pools[x];
+			bad = o == p || veer_semver_cmp(&o->semver, &p->semver) == 0;
+			if (o == p)
+				veer_cfg_error(w, &pn->start_mark,
+					       "%s: pool \"%s\" is listed twice", cp, p->name);
+			else if (bad)
+				veer_cfg_error(
+					w, &pn->start_mark,
+					"%s: pool \"%s\" has the same version as pool \"%s\" "
+					"(%s and %s)",
+					cp, p->name, o->name, p->version, o->version);
+		}
+		if (!bad)
+			r->version_pools[r->nversion_pools++] = p;
+	}
+}
+
+/* True when weight node N is written as zero: a weight the walk refused
+ * is stored as 0 too, and must not also count as "sum to 0". */
+static bool written_zero(const yaml_node_t *n)
+{
+	const char *s = text_of(n);
+
+	return s != NULL && s[0] != '\0' && strspn(s, "0") == strlen(s);
+}
+
+/* routes[I].split (key node SK, value SN): at least one entry, each a
+ * defined pool listed once, weights not all 0. */
+static void finish_split(struct veer_cfg_walk *w, struct veer_route_conf *r, size_t i,
+			 const yaml_node_t *sk, const yaml_node_t *sn)
+{
+	char cp[96];
+	bool all_zero = true;
+
+	if (sn->type != YAML_SEQUENCE_NODE && !veer_cfg_is_null(sn))
+		return; /* reported by the walk */
+	if (r->nsplit == 0) {
+		veer_cfg_error(w, &sn->start_mark,
+			       "routes[%zu].split: at least one entry is needed", i);
+		return;
+	}
+	if (r->nsplit > VEER_ROUTE_POOLS_MAX) {
+		veer_cfg_error(w, &sn->start_mark, "routes[%zu].split: at most %d entries", i,
+			       VEER_ROUTE_POOLS_MAX);
+		return;
+	}
+	for (size_t j = 0; j < r->nsplit; j++) {
+		yaml_node_t *em = elem(w, sn, j), *pn;
+		struct veer_pool_conf *p;
+		all_zero &= written_zero(map_get(w, em, "weight", NULL));
+		pn = map_get(w, em, "pool", NULL);
+		snprintf(cp, sizeof(cp), "routes[%zu].split[%zu].pool", i, j);
+		p = pool_ref(w, pn, cp);
+		for (size_t x = 0; p != NULL && x < j; x++) {
+			if (r->split[x].pool != p)
+				continue;
+			veer_cfg_error(w, &pn->start_mark, "%s: pool \"%s\" is listed twice", cp,
+				       p->name);
+			p = NULL;
+		}
+		r->split[j].pool = p;
+	}
+	if (all_zero)
+		veer_cfg_error(w, &sk->start_mark, "routes[%zu].split: split weights sum to 0", i);
+}
+
+/* routes[I].sticky (key node STK, value STN): one of header or cookie, and
+ * only with split (SPLIT: the route has a split key). */
+static void finish_sticky(struct veer_cfg_walk *w, size_t i, const yaml_node_t *stk,
+			  const yaml_node_t *stn, bool split)
+{
+	yaml_node_t *hk = NULL, *ck = NULL;
+
+	if (!split)
+		veer_cfg_error(w, &stk->start_mark, "routes[%zu].sticky: only valid with split", i);
+	if (stn->type != YAML_MAPPING_NODE && !veer_cfg_is_null(stn))
+		return; /* reported by the walk */
+	map_get(w, stn, "header", &hk);
+	map_get(w, stn, "cookie", &ck);
+	if (hk != NULL && ck != NULL) {
+		const yaml_node_t *second = hk->start_mark.index > ck->start_mark.index ? hk : ck;
+		veer_cfg_error(w, &second->start_mark,
+			       "routes[%zu].sticky: give header or cookie, not both", i);
+	} else if (hk == NULL && ck == NULL) {
+		veer_cfg_error(w, &stn->start_mark, "routes[%zu].sticky: needs header or cookie",
+			       i);
+	}
+}
+
+/* routes[I].blue_green (value BG): two different defined pools. */
+static void finish_blue_green(struct veer_cfg_walk *w, struct veer_route_conf *r, size_t i,
+			      const yaml_node_t *bg)
+{
+	yaml_node_t *bn = map_get(w, bg, "blue", NULL), *gn = map_get(w, bg, "green", NULL);
+	char cp[96];
+
+	snprintf(cp, sizeof(cp), "routes[%zu].blue_green.blue", i);
+	r->blue = pool_ref(w, bn, cp);
+	snprintf(cp, sizeof(cp), "routes[%zu].blue_green.green", i);
+	r->green = pool_ref(w, gn, cp);
+	if (r->blue != NULL && r->blue == r->green)
+		veer_cfg_error(w, &gn->start_mark,
+			       "%s: blue and green must be different pools (both \"%s\")", cp,
+			       r->blue->name);
+}
+
 static void finish_routes(struct veer_cfg_walk *w, const yaml_node_t *root)
 {
+	static const enum veer_route_action action_of[] = { VEER_ACTION_POOL, VEER_ACTION_RESPOND,
+							    VEER_ACTION_SPLIT,
+							    VEER_ACTION_BLUE_GREEN };
 	struct veer_config *c = w->cfg;
 	yaml_node_t *seq = top_list(w, root, "routes");
+	const char *sup[VEER_ARRAY_LEN(route_actions)];
 	char supported[128], label[160];
+	size_t nsup = 0;
 
-	supported[0] = '\0';
+	_Static_assert(VEER_ARRAY_LEN(action_of) == VEER_ARRAY_LEN(route_actions),
+		       "one action per key");
 	for (size_t a = 0; a < VEER_ARRAY_LEN(route_actions); a++) {
 		char kp[64];
-		size_t o = strlen(supported);
 		snprintf(kp, sizeof(kp), "routes[].%s", route_actions[a]);
 		if (veer_cfg_key_supported(kp))
-			snprintf(supported + o, sizeof(supported) - o, "%s%s", o ? " or " : "",
-				 route_actions[a]);
+			sup[nsup++] = route_actions[a];
+	}
+	/* "pool, respond, split or blue_green" */
+	supported[0] = '\0';
+	for (size_t k = 0; k < nsup; k++) {
+		size_t o = strlen(supported);
+		snprintf(supported + o, sizeof(supported) - o, "%s%s",
+			 k == 0        ? "" :
+			 k + 1 == nsup ? " or " :
+					 ", ",
+			 sup[k]);
 	}
 	check_unique_names(w, "routes", "route", seq, (const char *)c->routes, sizeof(*c->routes),
 			   offsetof(struct veer_route_conf, name), c->nroutes);
 	for (size_t i = 0; i < c->nroutes; i++) {
 		struct veer_route_conf *r = &c->routes[i];
-		yaml_node_t *m = elem(w, seq, i), *kn[VEER_ARRAY_LEN(route_actions)], *pn;
+		yaml_node_t *m = elem(w, seq, i), *pn, *sn, *sk = NULL, *stn, *stk = NULL, *bg;
+		bool seen[VEER_ARRAY_LEN(route_actions)] = { false };
 		size_t found = 0, first = 0;
+		char cp[64];
 		r->index = i;
 		if (m == NULL)
 			continue;
@@ -260,34 +451,44 @@ static void finish_routes(struct veer_cfg_walk *w, const yaml_node_t *root)
 			snprintf(label, sizeof(label), "route \"%s\"", r->name);
 		else
 			snprintf(label, sizeof(label), "route");
-		for (size_t a = 0; a < VEER_ARRAY_LEN(route_actions); a++) {
-			kn[a] = NULL;
-			if (map_get(w, m, route_actions[a], &kn[a]) == NULL)
-				continue;
+		/* in file order: the second action is the one at fault */
+		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+		     p < m->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = veer_cfg_node(w, p->key);
+			const char *name = text_of(k);
+			size_t a = 0;
+			while (name != NULL && a < VEER_ARRAY_LEN(route_actions) &&
+			       strcmp(name, route_actions[a]) != 0)
+				a++;
+			if (name == NULL || a == VEER_ARRAY_LEN(route_actions) || seen[a])
+				continue; /* not an action, or a duplicate key the walk reported */
+			seen[a] = true;
 			if (found++ == 0) {
 				first = a;
 				continue;
 			}
-			veer_cfg_error(w, &kn[a]->start_mark,
+			veer_cfg_error(w, &k->start_mark,
 				       "routes[%zu].%s: %s has more than one action (%s and %s)", i,
-				       route_actions[a], label, route_actions[first],
-				       route_actions[a]);
+				       name, label, route_actions[first], name);
 		}
 		if (found == 0)
 			veer_cfg_error(w, &m->start_mark, "routes[%zu]: %s has no action (%s)", i,
 				       label, supported);
+		else if (found == 1)
+			r->action = action_of[first];
 		pn = map_get(w, m, "pool", NULL);
-		if (text_of(pn) != NULL) {
-			r->pool = veer_config_pool(c, text_of(pn));
-			if (r->pool == NULL)
-				veer_cfg_error(w, &pn->start_mark,
-					       "routes[%zu].pool: pool \"%s\" is not defined", i,
-					       text_of(pn));
-		}
-		if (found == 1 && kn[0] != NULL)
-			r->action = VEER_ACTION_POOL;
-		else if (found == 1 && kn[1] != NULL)
-			r->action = VEER_ACTION_RESPOND;
+		snprintf(cp, sizeof(cp), "routes[%zu].pool", i);
+		r->pool = pool_ref(w, pn, cp);
+		finish_version(w, root, r, i, m);
+		sn = map_get(w, m, "split", &sk);
+		if (sn != NULL)
+			finish_split(w, r, i, sk, sn);
+		stn = map_get(w, m, "sticky", &stk);
+		if (stn != NULL)
+			finish_sticky(w, i, stk, stn, sn != NULL);
+		bg = map_get(w, m, "blue_green", NULL);
+		if (bg != NULL && bg->type == YAML_MAPPING_NODE)
+			finish_blue_green(w, r, i, bg);
 	}
 }
 

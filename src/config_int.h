@@ -1,7 +1,7 @@
-/* veer — what the YAML config loader shares between its two files:
- * config_yaml.c (the key table and the walk) and config_check.c (the checks
- * across keys that run after the walk).  Private to src/; not part of the
- * public headers in include/veer/.
+/* veer — what the YAML config loader shares between its files: config.c
+ * (parsing a file or buffer with libyaml), config_yaml.c (the key table and
+ * the walk) and config_check.c (the checks across keys that run after the
+ * walk).  Private to src/; not part of the public headers in include/veer/.
  */
 #ifndef VEER_CONFIG_INT_H
 #define VEER_CONFIG_INT_H
@@ -39,12 +39,22 @@ int veer_cfg_choice_index(const char *path, const char *s);
  * false when it is marked not supported yet or not in the table at all. */
 bool veer_cfg_key_supported(const char *path);
 
+/* Set the defaults of the keys outside any list in W->cfg (before the
+ * file's values). */
+void veer_cfg_defaults(struct veer_cfg_walk *w);
+
+/* Walk the document rooted at ROOT (NULL for an empty document) into
+ * W->cfg against the key table, then run veer_cfg_finish().  Every problem
+ * is reported through veer_cfg_error(). */
+void veer_cfg_walk_root(struct veer_cfg_walk *w, const yaml_node_t *root);
+
 /* The checks that span several keys (unique names, pool and route
- * references, one action per route, hash_on with balance: hash), run once
- * the walk has filled W->cfg from the document rooted at ROOT (NULL for an
+ * references, one action per route, hash_on with balance: hash, the pools
+ * of version, split and blue_green, sticky only with split), run once the
+ * walk has filled W->cfg from the document rooted at ROOT (NULL for an
  * empty document).  They also fill what depends on other keys (indexes,
- * listener route lists, route pools and actions) and, when W holds no
- * errors, prepare each pool's balancer.  Errors go through veer_cfg_error()
+ * listener route lists, route pools, version, split and blue_green pools,
+ * actions) and, when W holds no errors, prepare each pool's balancer.  Errors go through veer_cfg_error()
  * with the line and column of the node at fault. */
 void veer_cfg_finish(struct veer_cfg_walk *w, const yaml_node_t *root);
 

@@ -18,12 +18,16 @@
  *    row to YES and giving the rows a field (AT(...)) to store into.
  *  - Defaults (.def) are parsed by the same code as the file's values and
  *    applied when the owner is created, before the file's values.
+ *  - T_STRLIST and T_STRMAP keys with storage fill an array and its count
+ *    (LIST(...)); each item of a T_STRLIST goes through the key's setter as
+ *    a T_STRING whose owner is its slot of the array.
  *
  * Checks that span several keys (names that must be unique, pool and route
- * references, one action per route, hash_on with balance: hash) run after
- * the walk, in config_check.c, over the filled structs and the still-loaded
- * YAML document, whose nodes give the line and column of each error.
- * config_int.h holds what the two files share.
+ * references, one action per route, hash_on with balance: hash, split
+ * weights, sticky with split) run after the walk, in config_check.c, over
+ * the filled structs and the still-loaded YAML document, whose nodes give
+ * the line and column of each error.  config.c parses the file into that
+ * document; config_int.h holds what the three files share.
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -37,6 +41,7 @@
 
 #include "veer/common.h"
 #include "veer/config.h"
+#include "veer/semver.h"
 
 #include "config_int.h"
 
@@ -46,8 +51,9 @@
 enum ktype {
 	T_MAP = 0, /* a mapping of further keys */
 	T_LIST,    /* a list of mappings ("x[]" keys live in each element) */
-	T_STRLIST, /* a list of strings */
-	T_STRMAP,  /* a mapping of free-form names to strings */
+	T_STRLIST, /* a list of strings; stored as char ** (off) and a count */
+	T_STRMAP,  /* a mapping of header names to values; stored as struct
+		    * veer_header_kv * (off) and a count */
 	T_STRING,
 	T_INT,
 	T_BOOL,
@@ -60,10 +66,11 @@ enum ktype {
 };
 
 enum {
-	F_REQ = 1 << 0,    /* must be present when its mapping is */
-	F_AUTO = 1 << 1,   /* T_INT that also takes "auto" */
-	F_DOCDEF = 1 << 2, /* .def only describes the default; nothing to parse */
-	F_EMPTY = 1 << 3,  /* T_STRING that may be "" */
+	F_REQ = 1 << 0,     /* must be present when its mapping is */
+	F_AUTO = 1 << 1,    /* T_INT that also takes "auto" */
+	F_DOCDEF = 1 << 2,  /* .def only describes the default; nothing to parse */
+	F_EMPTY = 1 << 3,   /* T_STRING that may be "" */
+	F_MANAGED = 1 << 4, /* header names: refuse the ones veer manages */
 };
 
 struct key;
@@ -208,7 +215,7 @@ static const char *type_name(char *buf, size_t n, const struct key *k)
 	case T_STRLIST:
 		return "a list of strings";
 	case T_STRMAP:
-		return "a mapping of names to strings";
+		return "a mapping of header names to values";
 	case T_STRING:
 		return "a string";
 	case T_INT:
@@ -534,25 +541,159 @@ static int set_server_address(struct veer_cfg_walk *w, const struct key *k, cons
 	return VEER_OK;
 }
 
-static int set_match_host(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
-			  void *base)
+/* The headers veer itself manages on the way upstream: Host (RFC 9110
+ * section 7.2) and the framing and connection headers (RFC 9112 sections 6
+ * and 9.6).  request_headers may neither set nor remove them. */
+static const char *const managed_headers[] = { "Host", "Content-Length", "Transfer-Encoding",
+					       "Connection" };
+#define MANAGED_TEXT "Host, Content-Length, Transfer-Encoding and Connection"
+
+static bool is_managed_header(const char *name)
+{
+	for (size_t i = 0; i < VEER_ARRAY_LEN(managed_headers); i++)
+		if (strcasecmp(name, managed_headers[i]) == 0)
+			return true;
+	return false;
+}
+
+#define TOKEN_HINT "a token: letters, digits and !#$%&'*+-.^_`|~"
+
+/* V must be a non-empty token; WHAT names it in the error ("header name"). */
+static int check_token(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		       const char *what)
 {
 	char q[QBUF];
 
 	if (check_text(w, k, v) != VEER_OK)
 		return VEER_ERR;
-	if (strchr(v->text, '*') != NULL) {
-		veer_cfg_error(w, v->mark, "%s: wildcard host %s: not supported yet", v->cpath,
-			       Q(q, v));
+	if (is_token(v->text, v->len))
+		return VEER_OK;
+	veer_cfg_error(w, v->mark, "%s: bad %s %s (%s)", v->cpath, what, Q(q, v), TOKEN_HINT);
+	return VEER_ERR;
+}
+
+/* A copy of S (LEN bytes, ASCII) in upper case (UPPER) or lower case. */
+static char *case_dup(const char *s, size_t len, bool upper)
+{
+	char *d = veer_xstrndup(s, len);
+
+	for (char *c = d; *c != '\0'; c++)
+		if (upper ? (*c >= 'a' && *c <= 'z') : (*c >= 'A' && *c <= 'Z'))
+			*c = (char)(*c ^ 0x20);
+	return d;
+}
+
+/* A header name (version.header, request_headers.remove[]): a token; with
+ * F_MANAGED, none of the headers veer manages. */
+static int set_header_name(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			   void *base)
+{
+	char q[QBUF];
+
+	if (check_token(w, k, v, "header name") != VEER_OK)
+		return VEER_ERR;
+	if ((k->flags & F_MANAGED) && is_managed_header(v->text)) {
+		veer_cfg_error(w, v->mark, "%s: %s cannot be removed (veer manages %s)", v->cpath,
+			       Q(q, v), MANAGED_TEXT);
 		return VEER_ERR;
 	}
-	if (strspn(v->text,
-		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") !=
-	    v->len) {
+	store_str(k, base, v->text, v->len);
+	return VEER_OK;
+}
+
+/* RFC 9110 section 9.1: a method is a token.  Stored upper-case, as
+ * clients send the standard ones. */
+static int set_method(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		      void *base)
+{
+	char **p = slot(k, base);
+
+	if (check_token(w, k, v, "method") != VEER_OK)
+		return VEER_ERR;
+	if (p != NULL) {
+		free(*p);
+		*p = case_dup(v->text, v->len, true);
+	}
+	return VEER_OK;
+}
+
+/* "api.example.com" (exact) or "*.example.com" (any name below
+ * example.com, stored as ".example.com" with match_host_wildcard set);
+ * stored lower-case, as host names compare case-insensitively. */
+static int set_match_host(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			  void *base)
+{
+	struct veer_route_conf *r = base;
+	const char *h = v->text;
+	size_t len = v->len;
+	bool wild = false;
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (strncmp(h, "*.", 2) == 0)
+		wild = true, h++, len--; /* keep the dot: ".example.com" */
+	if (strchr(h, '*') != NULL || (wild && (len < 2 || h[1] == '.'))) {
+		veer_cfg_error(w, v->mark,
+			       "%s: bad wildcard host %s (only a leading \"*.\" is allowed, "
+			       "like *.example.com)",
+			       v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	if (strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") !=
+	    len) {
 		veer_cfg_error(w, v->mark, "%s: bad host %s", v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
-	return set_generic(w, k, v, base);
+	if (r != NULL) {
+		free(r->match_host);
+		r->match_host = case_dup(h, len, false);
+		r->match_host_wildcard = wild;
+	}
+	return VEER_OK;
+}
+
+/* pools[].version: a full semantic version, parsed once at load.  The
+ * parsed form points into the copy the pool owns. */
+static int set_version(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		       void *base)
+{
+	struct veer_pool_conf *p = base;
+	struct veer_semver sv;
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (veer_semver_parse(v->text, v->len, &sv) != VEER_OK) {
+		veer_cfg_error(w, v->mark, "%s: bad semantic version %s", v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	if (p == NULL)
+		return VEER_OK;
+	free(p->version);
+	p->version = veer_xstrndup(v->text, v->len);
+	if (veer_semver_parse(p->version, v->len, &p->semver) != VEER_OK)
+		assert(!"a version parsed once parses again");
+	return VEER_OK;
+}
+
+/* routes[].sticky.header and routes[].sticky.cookie: a header name or a
+ * cookie name (RFC 6265 section 4.1.1: a token too).  That both are given
+ * is reported by the checks across keys. */
+static int set_sticky(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		      void *base)
+{
+	struct veer_route_conf *r = base;
+	bool cookie = strcmp(strrchr(k->path, '.'), ".cookie") == 0;
+
+	if (check_token(w, k, v, cookie ? "cookie name" : "header name") != VEER_OK)
+		return VEER_ERR;
+	if (r != NULL) {
+		r->sticky = cookie ? VEER_STICKY_COOKIE : VEER_STICKY_HEADER;
+		free(r->sticky_name);
+		r->sticky_name = veer_xstrndup(v->text, v->len);
+	}
+	return VEER_OK;
 }
 
 static int set_path_prefix(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
@@ -608,6 +749,7 @@ static int set_respond_body(struct veer_cfg_walk *w, const struct key *k, const 
 #define POOL(m) AT(struct veer_pool_conf, m)
 #define SRV(m) AT(struct veer_server_conf, m)
 #define RT(m) AT(struct veer_route_conf, m)
+#define SPL(m) AT(struct veer_split_entry, m)
 #define RANGE(a, b) .min = (a), .max = (b)
 #define SEC 1000u
 #define DAY (86400u * SEC)
@@ -688,8 +830,9 @@ static const struct key keys[] = {
 	  .doc = "groups of upstream servers"),
 	K("pools[].name", T_STRING, YES, .flags = F_REQ, POOL(name), .set = set_name,
 	  .doc = "unique pool name"),
-	K("pools[].version", T_STRING, YES, POOL(version),
-	  .doc = "semantic version (semver.org 2.0) of what this pool runs"),
+	K("pools[].version", T_STRING, YES, POOL(version), .set = set_version,
+	  .doc = "semantic version (semver.org 2.0, e.g. 1.8.3 or 2.0.0-rc.1) of what this pool "
+		 "runs; needed by routes[].version"),
 	K("pools[].balance", T_ENUM, YES, .choices = "round_robin|least_conn|p2c|random|hash",
 	  .def = "round_robin", POOL(balance), .doc = "round_robin is smooth weighted round robin"),
 	K("pools[].hash_on", T_STRING, YES, .set = set_hash_on,
@@ -781,35 +924,49 @@ static const struct key keys[] = {
 	K("routes[].match", T_MAP, YES,
 	  .doc = "conditions that must all hold; absent = every request"),
 	K("routes[].match.host", T_STRING, YES, RT(match_host), .set = set_match_host,
-	  .doc = "request host, exact and case-insensitive (*.example.com not supported yet)"),
+	  .doc = "request host, exact (api.example.com) or a leading wildcard (*.example.com: any "
+		 "name below example.com); case-insensitive"),
 	K("routes[].match.path_prefix", T_STRING, YES, RT(match_path_prefix),
 	  .set = set_path_prefix, .doc = "path starts with this; must begin with /"),
-	K("routes[].match.methods", T_STRLIST, NOT_YET, .doc = "request method is one of these"),
-	K("routes[].match.headers", T_STRMAP, NOT_YET, .doc = "request headers with these values"),
-	K("routes[].version", T_MAP, NOT_YET,
-	  .doc = "choose a pool by a version header, before the action"),
-	K("routes[].version.header", T_STRING, YES, .flags = F_REQ,
-	  .doc = "header holding a version or a range"),
+	K("routes[].match.methods", T_STRLIST, YES,
+	  LIST(struct veer_route_conf, match_methods, nmatch_methods, char *), .set = set_method,
+	  .doc = "request method is one of these (tokens, upper-cased at load)"),
+	K("routes[].match.headers", T_STRMAP, YES,
+	  LIST(struct veer_route_conf, match_headers, nmatch_headers, struct veer_header_kv),
+	  .doc = "request has each of these headers with exactly this value (names "
+		 "case-insensitive)"),
+	K("routes[].version", T_MAP, YES,
+	  .doc = "choose a pool by a version header, before the action; no header = the action"),
+	K("routes[].version.header", T_STRING, YES, .flags = F_REQ, RT(version_header),
+	  .set = set_header_name, .doc = "header holding a version or a node-semver range"),
 	K("routes[].version.pools", T_STRLIST, YES, .flags = F_REQ, .set = set_name,
-	  .doc = "pools on offer; the highest version that satisfies wins"),
+	  .doc = "1 to 64 pools on offer, each with a version (all different); the highest "
+		 "version that satisfies wins"),
 	K("routes[].version.on_mismatch", T_ENUM, YES, .choices = "reject|fallback",
-	  .def = "reject", .doc = "no pool satisfies: 400 listing the versions, or the action"),
+	  .def = "reject", RT(on_mismatch),
+	  .doc = "no pool satisfies: 400 listing the versions, or the route's action"),
 	K("routes[].pool", T_STRING, YES, .set = set_name, .doc = "action: proxy to this pool"),
-	K("routes[].split", T_LIST, NOT_YET, .doc = "action: weighted canary split"),
+	K("routes[].split", T_LIST, YES,
+	  LIST(struct veer_route_conf, split, nsplit, struct veer_split_entry),
+	  .doc = "action: weighted canary split between pools; 1 to 64 entries, each pool once"),
 	K("routes[].split[].pool", T_STRING, YES, .flags = F_REQ, .set = set_name,
 	  .doc = "pool name"),
-	K("routes[].split[].weight", T_INT, YES, .flags = F_REQ, RANGE(0, 1000000),
-	  .doc = "relative weight; 0 sends nothing"),
-	K("routes[].blue_green", T_MAP, NOT_YET, .doc = "action: all traffic to the active pool"),
+	K("routes[].split[].weight", T_INT, YES, .flags = F_REQ, RANGE(0, 10000), SPL(weight),
+	  .doc = "relative weight; 0 sends nothing; the weights must not all be 0"),
+	K("routes[].blue_green", T_MAP, YES, .doc = "action: all traffic to the active pool"),
 	K("routes[].blue_green.blue", T_STRING, YES, .flags = F_REQ, .set = set_name,
 	  .doc = "pool name"),
 	K("routes[].blue_green.green", T_STRING, YES, .flags = F_REQ, .set = set_name,
-	  .doc = "pool name"),
-	K("routes[].blue_green.active", T_ENUM, YES, .choices = "blue|green", .def = "blue",
-	  .doc = "which one gets the traffic"),
-	K("routes[].sticky", T_MAP, NOT_YET, .doc = "keep each key on one pool of a split"),
-	K("routes[].sticky.header", T_STRING, YES, .doc = "key from this request header"),
-	K("routes[].sticky.cookie", T_STRING, YES, .doc = "key from this cookie"),
+	  .doc = "pool name, not the blue one"),
+	K("routes[].blue_green.active", T_ENUM, YES, .flags = F_REQ, .choices = "blue|green",
+	  RT(green_active), .doc = "which one gets the traffic"),
+	K("routes[].sticky", T_MAP, YES,
+	  .doc = "with split: keep each key on one pool; exactly one of header or cookie "
+		 "(requests without the key get the plain weighted choice)"),
+	K("routes[].sticky.header", T_STRING, YES, .set = set_sticky,
+	  .doc = "key from this request header"),
+	K("routes[].sticky.cookie", T_STRING, YES, .set = set_sticky,
+	  .doc = "key from this cookie"),
 	K("routes[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for this route (429)"),
 	K("routes[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
 	K("routes[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
@@ -818,9 +975,15 @@ static const struct key keys[] = {
 	  .doc = "client_ip, header:NAME or route"),
 	K("routes[].rate_limit.scope", T_ENUM, YES, .choices = "local|global", .def = "local",
 	  .doc = "this instance, or all instances through global.redis"),
-	K("routes[].request_headers", T_MAP, NOT_YET, .doc = "rewrite request headers"),
-	K("routes[].request_headers.set", T_STRMAP, YES, .doc = "headers to set"),
-	K("routes[].request_headers.remove", T_STRLIST, YES, .doc = "headers to remove"),
+	K("routes[].request_headers", T_MAP, YES,
+	  .doc = "rewrite request headers sent upstream; Host, Content-Length, "
+		 "Transfer-Encoding and Connection are veer's and can be neither set nor removed"),
+	K("routes[].request_headers.set", T_STRMAP, YES, .flags = F_MANAGED,
+	  LIST(struct veer_route_conf, set_headers, nset_headers, struct veer_header_kv),
+	  .doc = "headers to set, replacing any the client sent (values without CR, LF or NUL)"),
+	K("routes[].request_headers.remove", T_STRLIST, YES, .flags = F_MANAGED,
+	  LIST(struct veer_route_conf, remove_headers, nremove_headers, char *),
+	  .set = set_header_name, .doc = "headers to remove"),
 	K("routes[].respond", T_MAP, YES, .doc = "action: answer directly, no upstream"),
 	K("routes[].respond.status", T_INT, YES, .flags = F_REQ, RANGE(100, 599),
 	  RT(respond_status), .doc = "status code"),
@@ -992,6 +1155,9 @@ static void walk_strlist(struct veer_cfg_walk *w, const struct key *k, const yam
 			 const char *cpath, void *base)
 {
 	char ci[256], g[QBUF];
+	struct key item = *k; /* each item: a T_STRING key whose owner is its slot */
+	char **arr = NULL;
+	size_t n, cnt = 0;
 
 	if (veer_cfg_is_null(node))
 		return;
@@ -999,28 +1165,53 @@ static void walk_strlist(struct veer_cfg_walk *w, const struct key *k, const yam
 		type_error(w, k, node, cpath);
 		return;
 	}
-	for (size_t i = 0; i < veer_cfg_seq_len(node); i++) {
-		const yaml_node_t *item = veer_cfg_seq_item(w, node, i);
+	n = veer_cfg_seq_len(node);
+	if (base != NULL && k->width != 0 && n != 0) {
+		assert(k->width == sizeof(arr));
+		arr = veer_xcalloc(n, sizeof(*arr));
+		memcpy((char *)base + k->off, &arr, sizeof(arr));
+	}
+	item.type = T_STRING;
+	item.off = 0;
+	item.width = arr != NULL ? sizeof(char *) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *it = veer_cfg_seq_item(w, node, i);
 		struct scalar v;
 		pathf(ci, sizeof(ci), "%s[%zu]", cpath, i);
-		if (item->type != YAML_SCALAR_NODE || veer_cfg_is_null(item)) {
-			veer_cfg_error(w, &item->start_mark, "%s: expected a string, got %s", ci,
-				       kind(g, sizeof(g), item));
+		if (it->type != YAML_SCALAR_NODE || veer_cfg_is_null(it)) {
+			veer_cfg_error(w, &it->start_mark, "%s: expected a string, got %s", ci,
+				       kind(g, sizeof(g), it));
 			continue;
 		}
-		v.text = (const char *)item->data.scalar.value;
-		v.len = item->data.scalar.length;
-		v.mark = &item->start_mark;
+		v.text = (const char *)it->data.scalar.value;
+		v.len = it->data.scalar.length;
+		v.mark = &it->start_mark;
 		v.cpath = ci;
-		if (k->set != NULL)
-			k->set(w, k, &v, NULL); /* validates each item; storage: none yet */
+		if (set_value(w, &item, &v, arr != NULL ? &arr[cnt] : NULL) == VEER_OK &&
+		    arr != NULL)
+			cnt++;
 	}
+	if (arr != NULL)
+		memcpy((char *)base + k->count_off, &cnt, sizeof(cnt));
 }
 
-static void walk_strmap(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
-			const char *cpath)
+/* True when S (LEN bytes) holds CR, LF or NUL: RFC 9110 section 5.5 lets
+ * none of them into a field value, and CR or LF would split the request. */
+static bool has_crlfnul(const char *s, size_t len)
 {
-	char g[QBUF];
+	return memchr(s, '\r', len) != NULL || memchr(s, '\n', len) != NULL ||
+	       memchr(s, '\0', len) != NULL;
+}
+
+/* A mapping of header names (tokens, unique case-insensitively) to values
+ * (any scalar, taken as written: X-Beta: 1 is the text "1"). */
+static void walk_strmap(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
+			const char *cpath, void *base)
+{
+	char g[QBUF], q[QBUF], ci[320];
+	struct veer_header_kv *kv = NULL;
+	const yaml_node_pair_t *start;
+	size_t n, cnt = 0;
 
 	if (veer_cfg_is_null(node))
 		return;
@@ -1028,17 +1219,66 @@ static void walk_strmap(struct veer_cfg_walk *w, const struct key *k, const yaml
 		type_error(w, k, node, cpath);
 		return;
 	}
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
-		if (kn->type != YAML_SCALAR_NODE || veer_cfg_is_null(kn))
-			veer_cfg_error(w, &kn->start_mark, "%s: expected a name, got %s", cpath,
-				       kind(g, sizeof(g), kn));
-		else if (vn->type != YAML_SCALAR_NODE)
-			veer_cfg_error(w, &vn->start_mark, "%s.%s: expected a string, got %s",
-				       cpath, (const char *)kn->data.scalar.value,
-				       kind(g, sizeof(g), vn));
+	start = node->data.mapping.pairs.start;
+	n = (size_t)(node->data.mapping.pairs.top - start);
+	if (base != NULL && k->width != 0 && n != 0) {
+		assert(k->width == sizeof(kv));
+		kv = veer_xcalloc(n, sizeof(*kv));
+		memcpy((char *)base + k->off, &kv, sizeof(kv));
 	}
+	for (const yaml_node_pair_t *p = start; p < node->data.mapping.pairs.top; p++) {
+		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
+		const yaml_node_t *first = NULL;
+		const char *name;
+		if (kn->type != YAML_SCALAR_NODE || veer_cfg_is_null(kn)) {
+			veer_cfg_error(w, &kn->start_mark, "%s: expected a header name, got %s",
+				       cpath, kind(g, sizeof(g), kn));
+			continue;
+		}
+		name = (const char *)kn->data.scalar.value;
+		if (!is_token(name, kn->data.scalar.length)) {
+			veer_cfg_error(w, &kn->start_mark, "%s: bad header name %s (%s)", cpath,
+				       quote(q, sizeof(q), name, kn->data.scalar.length),
+				       TOKEN_HINT);
+			continue;
+		}
+		pathf(ci, sizeof(ci), "%s.%s", cpath, name);
+		for (const yaml_node_pair_t *e = start; e < p && first == NULL; e++) {
+			const yaml_node_t *ek = veer_cfg_node(w, e->key);
+			if (ek->type == YAML_SCALAR_NODE &&
+			    strcasecmp((const char *)ek->data.scalar.value, name) == 0)
+				first = ek;
+		}
+		if (first != NULL) {
+			veer_cfg_error(w, &kn->start_mark,
+				       "%s: duplicate header (first at %zu:%zu)", ci,
+				       first->start_mark.line + 1, first->start_mark.column + 1);
+			continue;
+		}
+		if ((k->flags & F_MANAGED) && is_managed_header(name)) {
+			veer_cfg_error(w, &kn->start_mark, "%s: cannot be set (veer manages %s)",
+				       ci, MANAGED_TEXT);
+			continue;
+		}
+		if (vn->type != YAML_SCALAR_NODE || veer_cfg_is_null(vn)) {
+			veer_cfg_error(w, &vn->start_mark, "%s: expected a string, got %s", ci,
+				       kind(g, sizeof(g), vn));
+			continue;
+		}
+		if (has_crlfnul((const char *)vn->data.scalar.value, vn->data.scalar.length)) {
+			veer_cfg_error(w, &vn->start_mark,
+				       "%s: value must not contain CR, LF or NUL", ci);
+			continue;
+		}
+		if (kv == NULL)
+			continue;
+		kv[cnt].name = veer_xstrdup(name);
+		kv[cnt].value =
+			veer_xstrndup((const char *)vn->data.scalar.value, vn->data.scalar.length);
+		cnt++;
+	}
+	if (kv != NULL)
+		memcpy((char *)base + k->count_off, &cnt, sizeof(cnt));
 }
 
 static void walk_value(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
@@ -1057,7 +1297,7 @@ static void walk_value(struct veer_cfg_walk *w, const struct key *k, const yaml_
 		walk_strlist(w, k, node, cpath, base);
 		return;
 	case T_STRMAP:
-		walk_strmap(w, k, node, cpath);
+		walk_strmap(w, k, node, cpath, base);
 		return;
 	default:
 		break;
@@ -1185,93 +1425,33 @@ required:
 
 /* ---- entry points ------------------------------------------------------ */
 
-static void syntax_error(struct veer_cfg_walk *w, const yaml_parser_t *ps, const char *data,
-			 size_t len)
+void veer_cfg_defaults(struct veer_cfg_walk *w)
 {
-	yaml_mark_t m = ps->problem_mark;
-	const char *problem = ps->problem != NULL ? ps->problem : "unknown error";
-
-	switch (ps->error) {
-	case YAML_MEMORY_ERROR:
-		veer_cfg_error(w, NULL, "out of memory while parsing YAML");
-		return;
-	case YAML_READER_ERROR:
-		/* Reader errors (bad encoding) carry a byte offset, not a mark. */
-		memset(&m, 0, sizeof(m));
-		for (size_t i = 0; i < ps->problem_offset && i < len; i++) {
-			if (data[i] == '\n')
-				m.line++, m.column = 0;
-			else
-				m.column++;
-		}
-		veer_cfg_error(w, &m, "YAML syntax error: %s", problem);
-		return;
-	default:
-		break;
-	}
-	if (ps->context != NULL)
-		veer_cfg_error(w, &m, "YAML syntax error: %s (%s at %zu:%zu)", problem, ps->context,
-			       ps->context_mark.line + 1, ps->context_mark.column + 1);
-	else
-		veer_cfg_error(w, &m, "YAML syntax error: %s", problem);
+	apply_defaults(w, "", w->cfg);
 }
 
-struct veer_config *veer_config_load_mem(const char *name, const char *data, size_t len,
-					 struct veer_errors *errs)
+void veer_cfg_walk_root(struct veer_cfg_walk *w, const yaml_node_t *root)
 {
-	struct veer_config *c = veer_xcalloc(1, sizeof(*c));
-	struct veer_cfg_walk w = { .name = name, .errs = errs, .cfg = c };
-	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	bool parser_ok = false, doc_ok = false, extra_ok = false;
-	yaml_node_t *root, *next;
-
-	c->magic = VEER_CONFIG_MAGIC;
-	atomic_init(&c->refs, 1);
-	c->path = veer_xstrdup(name);
-	apply_defaults(&w, "", c);
-
-	if (!yaml_parser_initialize(&parser)) {
-		veer_cfg_error(&w, NULL, "out of memory while parsing YAML");
-		goto out;
-	}
-	parser_ok = true;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		syntax_error(&w, &parser, data, len);
-		goto out;
-	}
-	doc_ok = true;
-	w.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	if (root != NULL) {
-		if (!yaml_parser_load(&parser, &extra)) {
-			syntax_error(&w, &parser, data, len);
-			goto out;
-		}
-		extra_ok = true;
-		next = yaml_document_get_root_node(&extra);
-		if (next != NULL) {
-			veer_cfg_error(&w, &next->start_mark, "only one YAML document is allowed");
-			goto out;
-		}
-	}
-
-	walk_map(&w, root, "", "", c);
-	veer_cfg_finish(&w, root);
-out:
-	if (extra_ok)
-		yaml_document_delete(&extra);
-	if (doc_ok)
-		yaml_document_delete(&doc);
-	if (parser_ok)
-		yaml_parser_delete(&parser);
-	if (w.nerr != 0) {
-		veer_config_free(c);
-		c = NULL;
-	}
-	return c;
+	walk_map(w, root, "", "", w->cfg);
+	veer_cfg_finish(w, root);
 }
+
+/* How the reference names each type; ranges are added to the numeric ones. */
+static const char *const ref_types[] = {
+	[T_MAP] = "mapping",
+	[T_LIST] = "list of mappings",
+	[T_STRLIST] = "list of strings",
+	[T_STRMAP] = "mapping of header names to values",
+	[T_STRING] = "string",
+	[T_INT] = "integer",
+	[T_BOOL] = "`true` or `false`",
+	[T_ENUM] = "enum",
+	[T_DURATION] = "duration",
+	[T_SIZE] = "size",
+	[T_PERCENT] = "percentage",
+	[T_RATE] = "rate (`500/s`, `30/m`)",
+	[T_ADDR] = "address (`host:port`)",
+};
 
 void veer_config_reference(FILE *f)
 {
@@ -1281,51 +1461,26 @@ void veer_config_reference(FILE *f)
 	fputs("|---|---|---|---|\n", f);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
-		const char *type;
+		const char *type = ref_types[k->type];
 		switch (k->type) {
-		case T_MAP:
-			type = "mapping";
-			break;
-		case T_LIST:
-			type = "list of mappings";
-			break;
-		case T_STRLIST:
-			type = "list of strings";
-			break;
-		case T_STRMAP:
-			type = "mapping of strings";
-			break;
-		case T_STRING:
-			type = "string";
-			break;
-		case T_BOOL:
-			type = "`true` or `false`";
-			break;
-		case T_RATE:
-			type = "rate (`500/s`, `30/m`)";
-			break;
-		case T_ADDR:
-			type = "address (`host:port`)";
-			break;
 		case T_ENUM:
 			snprintf(t, sizeof(t), "one of %s", choices_text(c, sizeof(c), k));
 			type = t;
 			break;
-		default: {
-			const char *base = k->type == T_INT      ? "integer" :
-					   k->type == T_DURATION ? "duration" :
-					   k->type == T_SIZE     ? "size" :
-								   "percentage";
+		case T_INT:
+		case T_DURATION:
+		case T_SIZE:
+		case T_PERCENT:
 			if (k->max == NOLIMIT)
-				snprintf(t, sizeof(t), "%s", base);
-			else
-				snprintf(t, sizeof(t), "%s %s..%s%s", base,
-					 fmt_value(lo, sizeof(lo), k, k->min),
-					 fmt_value(hi, sizeof(hi), k, k->max),
-					 (k->flags & F_AUTO) ? " or `auto`" : "");
+				break;
+			snprintf(t, sizeof(t), "%s %s..%s%s", type,
+				 fmt_value(lo, sizeof(lo), k, k->min),
+				 fmt_value(hi, sizeof(hi), k, k->max),
+				 (k->flags & F_AUTO) ? " or `auto`" : "");
 			type = t;
 			break;
-		}
+		default:
+			break;
 		}
 		fprintf(f, "| `%s` | %s | ", k->path, type);
 		if (k->def != NULL && (k->flags & F_DOCDEF))

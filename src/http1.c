@@ -1,6 +1,7 @@
 /* veer — HTTP/1.1 glue over llhttp (see http1.h). */
 #include "veer/http1.h"
 #include "veer/common.h"
+#include "veer/config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -580,13 +581,31 @@ static void copy_kept(struct evbuffer *out, const struct veer_msg *m,
 		evbuffer_add(out, m->base + run, line_end(m, m->nhdrs - 1) - run);
 }
 
+/* A header the route's request_headers removes or replaces. */
+static bool route_overrides(const struct veer_route_conf *r, const struct veer_msg *m,
+			    const struct veer_hdr *h)
+{
+	size_t i;
+
+	for (i = 0; i < r->nremove_headers; i++)
+		if (named(m, h, r->remove_headers[i]))
+			return true;
+	for (i = 0; i < r->nset_headers; i++)
+		if (named(m, h, r->set_headers[i].name))
+			return true;
+	return false;
+}
+
 static bool keep_request_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
 {
-	(void)arg;
+	const struct veer_fwd *fwd = arg;
+
 	/* Expect is answered by veer itself (see proxy.c). */
-	return !dropped(m, h) && !named(m, h, "x-forwarded-for") && !named(m, h, "via") &&
-	       !named(m, h, "x-forwarded-proto") && !named(m, h, "x-forwarded-host") &&
-	       !named(m, h, "traceparent") && !named(m, h, "expect");
+	if (dropped(m, h) || named(m, h, "x-forwarded-for") || named(m, h, "via") ||
+	    named(m, h, "x-forwarded-proto") || named(m, h, "x-forwarded-host") ||
+	    named(m, h, "traceparent") || named(m, h, "expect"))
+		return false;
+	return fwd->route == NULL || !route_overrides(fwd->route, m, h);
 }
 
 static bool is_hex(const char *s, size_t n)
@@ -661,7 +680,17 @@ size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, 
 	evbuffer_add(out, " ", 1);
 	evbuffer_add(out, veer_span_ptr(m, m->url), m->url.len);
 	evbuffer_add(out, " HTTP/1.1\r\n", 11);
-	copy_kept(out, m, keep_request_hdr, NULL);
+	copy_kept(out, m, keep_request_hdr, (void *)fwd);
+	if (fwd->route != NULL) {
+		/* request_headers.set: values were checked for CR/LF/NUL at
+		 * load, so they cannot inject a header. */
+		for (i = 0; i < fwd->route->nset_headers; i++) {
+			put(out, fwd->route->set_headers[i].name);
+			evbuffer_add(out, ": ", 2);
+			put(out, fwd->route->set_headers[i].value);
+			evbuffer_add(out, "\r\n", 2);
+		}
+	}
 	for (i = 0; i < m->nhdrs; i++) {
 		const struct veer_hdr *h = &m->hdrs[i];
 		if (h->name.len == 15 && xff == NULL && named(m, h, "x-forwarded-for"))
@@ -791,4 +820,46 @@ void veer_http1_write_simple(struct evbuffer *out, int status, int http_minor, b
 			    close ? "Connection: close\r\n" : "", extra ? extra : "");
 	if (body_len > 0 && !head_only)
 		evbuffer_add(out, body, body_len);
+}
+
+const char *veer_msg_header(const struct veer_msg *m, const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+	uint32_t i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		const struct veer_hdr *h = &m->hdrs[i];
+		if (h->name.len == n && veer_token_eq(veer_span_ptr(m, h->name), n, name)) {
+			*len = h->value.len;
+			return veer_span_ptr(m, h->value);
+		}
+	}
+	return NULL;
+}
+
+const char *veer_msg_cookie(const struct veer_msg *m, const char *name, size_t *len)
+{
+	size_t kl = strlen(name);
+	uint32_t i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		const char *v, *end;
+		if (!veer_token_eq(veer_span_ptr(m, m->hdrs[i].name), m->hdrs[i].name.len, "cookie"))
+			continue;
+		v = veer_span_ptr(m, m->hdrs[i].value);
+		end = v + m->hdrs[i].value.len;
+		/* cookie-string = cookie-pair *( ";" SP cookie-pair ) (RFC 6265 §4.2.1) */
+		while (v < end) {
+			const char *semi = memchr(v, ';', (size_t)(end - v));
+			const char *stop = semi ? semi : end;
+			while (v < stop && (*v == ' ' || *v == '\t'))
+				v++;
+			if ((size_t)(stop - v) > kl && memcmp(v, name, kl) == 0 && v[kl] == '=') {
+				*len = (size_t)(stop - v) - kl - 1;
+				return v + kl + 1;
+			}
+			v = stop + 1;
+		}
+	}
+	return NULL;
 }

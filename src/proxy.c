@@ -316,9 +316,6 @@ static void target_path(const struct veer_client *c, const char **path, size_t *
 static void hash_key(const struct veer_client *c, const struct veer_pool_conf *pool,
 		     struct veer_pick_ctx *ctx)
 {
-	const struct veer_msg *m = &c->req;
-	uint32_t i;
-
 	switch (pool->hash_on) {
 	case VEER_HASH_CLIENT_IP:
 		ctx->key = c->ip;
@@ -328,39 +325,11 @@ static void hash_key(const struct veer_client *c, const struct veer_pool_conf *p
 		target_path(c, &ctx->key, &ctx->key_len);
 		break;
 	case VEER_HASH_HEADER:
-		for (i = 0; i < m->nhdrs; i++) {
-			if (veer_token_eq(veer_span_ptr(m, m->hdrs[i].name), m->hdrs[i].name.len,
-					  pool->hash_key)) {
-				ctx->key = veer_span_ptr(m, m->hdrs[i].value);
-				ctx->key_len = m->hdrs[i].value.len;
-				break;
-			}
-		}
+		ctx->key = veer_msg_header(&c->req, pool->hash_key, &ctx->key_len);
 		break;
-	case VEER_HASH_COOKIE: {
-		size_t kl = strlen(pool->hash_key);
-		for (i = 0; i < m->nhdrs && ctx->key == NULL; i++) {
-			const char *v, *end;
-			if (!veer_token_eq(veer_span_ptr(m, m->hdrs[i].name), m->hdrs[i].name.len, "cookie"))
-				continue;
-			v = veer_span_ptr(m, m->hdrs[i].value);
-			end = v + m->hdrs[i].value.len;
-			while (v < end) {
-				const char *semi = memchr(v, ';', (size_t)(end - v));
-				const char *stop = semi ? semi : end;
-				while (v < stop && *v == ' ')
-					v++;
-				if ((size_t)(stop - v) > kl && memcmp(v, pool->hash_key, kl) == 0 &&
-				    v[kl] == '=') {
-					ctx->key = v + kl + 1;
-					ctx->key_len = (size_t)(stop - v) - kl - 1;
-					break;
-				}
-				v = stop + 1;
-			}
-		}
+	case VEER_HASH_COOKIE:
+		ctx->key = veer_msg_cookie(&c->req, pool->hash_key, &ctx->key_len);
 		break;
-	}
 	default:
 		break;
 	}
@@ -375,6 +344,7 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 		.request_id = c->req.req_id < 0 ? c->req_id : NULL,
 		.default_host = u->pool->servers[u->server].addr.text,
 		.upgrade = c->websocket,
+		.route = c->route,
 	};
 	char trace[33], span[17];
 	uint64_t r[3];
@@ -517,11 +487,31 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *pool)
 }
 
 /* A complete request head is in c->req: route it. */
+/* Answer the request here (404, respond:, a version mismatch ...): consume
+ * the head and a body already at hand, or close after answering.  BODY NULL
+ * gives veer's standard short body for STATUS. */
+static void answer_here(struct veer_client *c, int status, const char *body, size_t len)
+{
+	size_t n;
+
+	evbuffer_drain(c->in, c->req.head_len);
+	if (veer_http1_parse_body(&c->parser, &c->req, c->in, &n) == VEER_OK) {
+		evbuffer_drain(c->in, n);
+		c->req_done = true;
+	}
+	if (body == NULL)
+		respond_error(c, status, false);
+	else
+		respond(c, status, body, len, false);
+}
+
 static void start_request(struct veer_client *c)
 {
+	struct veer_route_input in = { 0 };
 	struct veer_route_conf *route;
-	const char *host = NULL, *path;
-	size_t host_len = 0, path_len, n;
+	struct veer_pool_conf *pool = NULL;
+	char text[512];
+	size_t n;
 
 	c->http_minor = c->parser.http_minor;
 	c->is_head = c->parser.method == HTTP_HEAD;
@@ -551,28 +541,42 @@ static void start_request(struct veer_client *c)
 		return;
 	}
 	if (c->req.host >= 0) {
-		host = veer_span_ptr(&c->req, c->req.hdrs[c->req.host].value);
-		host_len = c->req.hdrs[c->req.host].value.len;
+		in.host = veer_span_ptr(&c->req, c->req.hdrs[c->req.host].value);
+		in.host_len = c->req.hdrs[c->req.host].value.len;
 	}
-	target_path(c, &path, &path_len);
-	route = veer_route_find(c->lconf, host, host_len, path, path_len);
+	target_path(c, &in.path, &in.path_len);
+	in.method = llhttp_method_name((llhttp_method_t)c->parser.method);
+	in.msg = &c->req;
+	route = veer_route_find(c->lconf, &in);
 	c->route = route;
-	if (route == NULL || route->action != VEER_ACTION_POOL) {
-		/* Answered here: consume the head and a body already at hand,
-		 * or close after answering. */
-		evbuffer_drain(c->in, c->req.head_len);
-		if (veer_http1_parse_body(&c->parser, &c->req, c->in, &n) == VEER_OK) {
-			evbuffer_drain(c->in, n);
-			c->req_done = true;
-		}
-		if (route == NULL)
-			respond_error(c, 404, false);
-		else
-			respond(c, route->respond_status, route->respond_body, route->respond_body_len,
-				false);
+	if (route == NULL) {
+		answer_here(c, 404, NULL, 0);
 		return;
 	}
-	proxy_request(c, route->pool);
+	switch (veer_route_pool(route, &c->req, veer_rand_next(&c->w->rng), &pool)) {
+	case VEER_ROUTE_POOL:
+		proxy_request(c, pool);
+		return;
+	case VEER_ROUTE_RESPOND:
+		answer_here(c, route->respond_status, route->respond_body, route->respond_body_len);
+		return;
+	case VEER_ROUTE_BAD_VERSION:
+		n = (size_t)snprintf(text, sizeof(text), "bad version range in %s\n",
+				     route->version_header);
+		answer_here(c, 400, text, n < sizeof(text) ? n : sizeof(text) - 1);
+		return;
+	case VEER_ROUTE_NO_VERSION: {
+		size_t len;
+		const char *want = veer_msg_header(&c->req, route->version_header, &len);
+		/* Built before the head (which WANT points into) is drained. */
+		n = veer_route_versions_text(route, want, len, text, sizeof(text));
+		answer_here(c, 400, text, n);
+		return;
+	}
+	default:
+		answer_here(c, 503, NULL, 0);
+		return;
+	}
 }
 
 static void parse_head(struct veer_client *c)

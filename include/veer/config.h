@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "veer/semver.h"
+
 typedef uint64_t veer_ms_t;
 
 #define VEER_CONFIG_MAGIC 0x5645434eu /* "VECN" */
@@ -56,6 +58,7 @@ enum veer_hash_on {
 struct veer_pool_conf {
 	char *name;
 	char *version; /* semantic version text, NULL when absent */
+	struct veer_semver semver; /* parsed from version (points into it) */
 	enum veer_balance_kind balance;
 	const struct veer_balancer_ops *balancer; /* from balance, set at load */
 	void *balancer_data; /* immutable data built by balancer->prepare */
@@ -72,14 +75,73 @@ struct veer_pool_conf {
 
 enum veer_route_action {
 	VEER_ACTION_NONE = 0,
-	VEER_ACTION_POOL,    /* proxy to one pool */
-	VEER_ACTION_RESPOND, /* answer directly */
+	VEER_ACTION_POOL,       /* proxy to one pool */
+	VEER_ACTION_RESPOND,    /* answer directly */
+	VEER_ACTION_SPLIT,      /* weighted choice between pools */
+	VEER_ACTION_BLUE_GREEN, /* all traffic to the active one of two pools */
+};
+
+enum veer_sticky_kind {
+	VEER_STICKY_NONE = 0,
+	VEER_STICKY_HEADER, /* sticky: { header: NAME } */
+	VEER_STICKY_COOKIE, /* sticky: { cookie: NAME } */
+};
+
+enum veer_on_mismatch {
+	VEER_MISMATCH_REJECT = 0, /* 400 listing the versions on offer */
+	VEER_MISMATCH_FALLBACK,   /* the route's action */
+};
+
+/* A header name and value from the config (match.headers, request_headers.set).
+ * Validated at load: a token name, a value without CR, LF or NUL. */
+struct veer_header_kv {
+	char *name;
+	char *value;
+};
+
+/* Most entries of a split and most pools of a version route: larger ones
+ * are refused at load, so request-time code may use arrays of this size. */
+#define VEER_ROUTE_POOLS_MAX 64
+
+struct veer_split_entry {
+	struct veer_pool_conf *pool;
+	uint32_t weight; /* relative; 0 = no traffic */
 };
 
 struct veer_route_conf {
 	char *name;
 	char *match_host;        /* NULL = any host; exact, case-insensitive */
+	bool match_host_wildcard; /* match_host was "*.example.com": match_host holds
+				   * ".example.com", matched as a suffix (nginx) */
 	char *match_path_prefix; /* NULL = any path */
+	char **match_methods;    /* upper-case method names; NULL/0 = any */
+	size_t nmatch_methods;
+	struct veer_header_kv *match_headers; /* all must be present with exactly that value */
+	size_t nmatch_headers;
+
+	/* version: evaluated first when present (version_header != NULL) */
+	char *version_header;
+	struct veer_pool_conf **version_pools;
+	size_t nversion_pools;
+	enum veer_on_mismatch on_mismatch;
+
+	/* split */
+	struct veer_split_entry *split;
+	size_t nsplit;
+	enum veer_sticky_kind sticky;
+	char *sticky_name;       /* header or cookie name */
+
+	/* blue_green */
+	struct veer_pool_conf *blue;
+	struct veer_pool_conf *green;
+	bool green_active;       /* active: green (else blue) */
+
+	/* request_headers */
+	struct veer_header_kv *set_headers;
+	size_t nset_headers;
+	char **remove_headers;
+	size_t nremove_headers;
+
 	enum veer_route_action action;
 	struct veer_pool_conf *pool; /* VEER_ACTION_POOL */
 	int respond_status;          /* VEER_ACTION_RESPOND */

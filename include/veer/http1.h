@@ -18,6 +18,8 @@
 #include <event2/buffer.h>
 #include <llhttp.h>
 
+struct veer_route_conf; /* config.h */
+
 struct veer_span {
 	uint32_t off;
 	uint32_t len;
@@ -98,6 +100,14 @@ static inline const char *veer_span_ptr(const struct veer_msg *m, struct veer_sp
 	return m->base + s.off;
 }
 
+/* Value of the first header NAME (case-insensitive) of M, or NULL; *LEN
+ * gets its length.  Points into the head. */
+const char *veer_msg_header(const struct veer_msg *m, const char *name, size_t *len);
+
+/* Value of cookie NAME (case-sensitive, RFC 6265) in M's Cookie headers, or
+ * NULL; *LEN gets its length.  Points into the head. */
+const char *veer_msg_cookie(const struct veer_msg *m, const char *name, size_t *len);
+
 /* True when header NAME (a token of the head) is hop-by-hop for a proxy:
  * RFC 9110 §7.6.1 and the historic list of RFC 2616 §13.5.1. */
 bool veer_http1_hop_by_hop(const char *name, size_t len);
@@ -118,6 +128,7 @@ struct veer_fwd {
 	bool upgrade;            /* keep Upgrade/Connection: upgrade (WebSocket) */
 	const char *trace_id;    /* 32 hex: a new trace when the client sent none; NULL = no traceparent */
 	const char *span_id;     /* 16 hex: veer's span, the upstream's parent */
+	const struct veer_route_conf *route; /* request_headers set/remove, or NULL */
 };
 
 /* Write the upstream request head for the client head M into OUT.

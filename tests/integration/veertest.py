@@ -1286,3 +1286,260 @@ class TestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# ---------------------------------------------------------------------------
+# Fast backends and load generation: nginx and wrk, for the tests that need
+# more throughput than the Python backends give (split accuracy over 100k
+# requests).  Both are required tools, installed by scripts/deps: a test that
+# needs one fails with a clear message when it is missing, it never skips.
+
+NGINX_BIN = os.environ.get('NGINX_BIN', '/usr/sbin/nginx')
+WRK_BIN = os.environ.get('WRK_BIN', '/usr/bin/wrk')
+
+
+def require_tool(path, package):
+    """PATH if executable, else the same name on $PATH; AssertionError naming
+    PACKAGE (and scripts/deps) when neither exists."""
+    if os.access(path, os.X_OK):
+        return path
+    found = shutil.which(os.path.basename(path))
+    if found:
+        return found
+    raise AssertionError('%s not found (looked at %s and on PATH): install %s '
+                         '(scripts/deps does)' % (os.path.basename(path), path, package))
+
+
+def free_port():
+    """A port on 127.0.0.1 that was free a moment ago (bind 0, close)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _port_open(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+class Nginx:
+    """One nginx process (no master, one worker, daemon off) serving each of
+    NAMES on its own 127.0.0.1 port: every request gets 200, body "NAME\\n"
+    and the header X-Backend: NAME.  ports[name] / address(name) after
+    start().  Use as a context manager or start()/stop()."""
+
+    def __init__(self, names):
+        self.names = list(names)
+        self.ports = {}
+        self.proc = None
+        self.bin = require_tool(NGINX_BIN, 'nginx (Debian: nginx-light)')
+        self.dir = tempfile.mkdtemp(prefix='veer-nginx-')
+        self.conf_path = os.path.join(self.dir, 'nginx.conf')
+        self.log_path = os.path.join(self.dir, 'error.log')
+        self.out_path = os.path.join(self.dir, 'stdout.log')
+
+    def address(self, name):
+        return '127.0.0.1:%d' % self.ports[name]
+
+    def _config(self):
+        d = self.dir
+        v = subprocess.run([self.bin, '-V'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=10).stdout.decode('utf-8', 'replace')
+        temps = ['client_body_temp_path %s/body;' % d, 'proxy_temp_path %s/proxy;' % d]
+        for mod in ('fastcgi', 'uwsgi', 'scgi'):
+            if '--without-http_%s_module' % mod not in v:
+                temps.append('%s_temp_path %s/%s;' % (mod, d, mod))
+        servers = []
+        for name in self.names:
+            servers.append(
+                '  server {\n'
+                '    listen 127.0.0.1:%d;\n'
+                '    location / {\n'
+                '      add_header X-Backend %s always;\n'
+                '      return 200 "%s\\n";\n'
+                '    }\n'
+                '  }\n' % (self.ports[name], name, name))
+        return ('daemon off;\n'
+                'master_process off;\n'
+                'worker_processes 1;\n'
+                'pid %s/nginx.pid;\n'
+                'error_log %s warn;\n'
+                'events { worker_connections 4096; }\n'
+                'http {\n'
+                '  access_log off;\n'
+                '  default_type text/plain;\n'
+                '  keepalive_requests 100000000;\n'
+                '  keepalive_timeout 300s;\n'
+                '  %s\n'
+                '%s'
+                '}\n') % (d, self.log_path, '\n  '.join(temps), ''.join(servers))
+
+    def log(self):
+        out = []
+        for p in (self.log_path, self.out_path):
+            try:
+                with open(p, 'rb') as f:
+                    out.append(f.read().decode('utf-8', 'replace'))
+            except FileNotFoundError:
+                pass
+        return ''.join(out)
+
+    def start(self):
+        # The ports come from bind(0)+close; another process may take one
+        # before nginx binds it, so a failed start is retried with new ones.
+        for attempt in range(3):
+            self.ports = {n: free_port() for n in self.names}
+            with open(self.conf_path, 'w') as f:
+                f.write(self._config())
+            with open(self.out_path, 'wb') as out:
+                self.proc = subprocess.Popen(
+                    [self.bin, '-p', self.dir + '/', '-e', self.log_path, '-c', self.conf_path],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    cwd=self.dir)
+            _live.add(self.proc)
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                if all(_port_open(p) for p in self.ports.values()):
+                    return self
+                if self.proc.poll() is not None:
+                    _live.discard(self.proc)
+                    break
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError('nginx did not listen on %s within %.0fs\n%s'
+                                         % (self.ports, STARTUP_TIMEOUT, self.log()))
+                time.sleep(0.01)
+            if 'Address already in use' not in self.log():
+                break
+        raise AssertionError('nginx exited with %s at startup\n--- config\n%s--- log\n%s'
+                             % (self.proc.returncode, self._config(), self.log()))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc is not None:
+            _live.discard(self.proc)
+        if not os.environ.get('VEERTEST_KEEP'):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# wrk script: counts responses per (status, X-Veer-Pool, X-Backend) in each
+# thread; done() (which runs in wrk's main Lua state) collects the threads'
+# tables and prints one "count STATUS POOL BACKEND N" line each ("-" for a
+# missing header), then a "summary" line.
+WRK_COUNT_LUA = r"""
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+counts = {}
+
+function response(status, headers, body)
+  local pool, backend = "-", "-"
+  for k, v in pairs(headers) do
+    local n = string.lower(k)
+    if n == "x-veer-pool" then pool = v elseif n == "x-backend" then backend = v end
+  end
+  local key = status .. " " .. pool .. " " .. backend
+  counts[key] = (counts[key] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    local c = t:get("counts")
+    for k, n in pairs(c) do
+      io.write(string.format("count %s %d\n", k, n))
+    end
+  end
+  local e = summary.errors
+  io.write(string.format("summary requests %d connect %d read %d write %d status %d timeout %d\n",
+    summary.requests, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+class WrkResult:
+    def __init__(self, counts, summary, output):
+        self.counts = counts    # collections.Counter of (status, pool, backend) -> responses
+        self.summary = summary  # requests, connect, read, write, status, timeout
+        self.output = output
+
+    def pools(self, status=200):
+        """Counter pool -> responses with STATUS."""
+        import collections
+        c = collections.Counter()
+        for (s, pool, _), n in self.counts.items():
+            if s == status:
+                c[pool] += n
+        return c
+
+    def errors(self):
+        """Socket errors and timeouts wrk saw (a dict of the nonzero ones)."""
+        return {k: v for k, v in self.summary.items() if k != 'requests' and k != 'status' and v}
+
+    @property
+    def total(self):
+        return sum(self.counts.values())
+
+    def add(self, other):
+        self.counts.update(other.counts)
+        for k, v in other.summary.items():
+            self.summary[k] = self.summary.get(k, 0) + v
+        self.output += other.output
+        return self
+
+    def __repr__(self):
+        return '<WrkResult counts=%r summary=%r>' % (dict(self.counts), self.summary)
+
+
+def wrk_count(url, seconds=5, threads=1, connections=32, headers=(), timeout=None):
+    """Run wrk against URL for SECONDS (a whole number: wrk knows no
+    sub-second durations) and count its responses by status, X-Veer-Pool
+    and X-Backend (WrkResult).  HEADERS: (name, value) pairs sent with every
+    request."""
+    import collections
+    wrk = require_tool(WRK_BIN, 'wrk')
+    with tempfile.TemporaryDirectory(prefix='veer-wrk-') as d:
+        script = os.path.join(d, 'count.lua')
+        with open(script, 'w') as f:
+            f.write(WRK_COUNT_LUA)
+        args = [wrk, '-t%d' % threads, '-c%d' % connections, '-d%ds' % seconds,
+                '--timeout', '5s', '-s', script]
+        for k, v in headers:
+            args += ['-H', '%s: %s' % (k, v)]
+        args.append(url)
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=clean_env(),
+                              timeout=timeout or seconds + 30)
+    out = proc.stdout.decode('utf-8', 'replace') + proc.stderr.decode('utf-8', 'replace')
+    if proc.returncode != 0:
+        raise AssertionError('wrk exited with %d\n%s' % (proc.returncode, out))
+    counts = collections.Counter()
+    summary = None
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:1] == ['count'] and len(parts) == 5:
+            counts[(int(parts[1]), parts[2], parts[3])] += int(parts[4])
+        elif parts[:1] == ['summary']:
+            summary = {parts[i]: int(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
+    if summary is None:
+        raise AssertionError('wrk printed no summary (Lua script failed?)\n%s' % out)
+    return WrkResult(counts, summary, out)

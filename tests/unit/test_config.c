@@ -165,6 +165,10 @@ Test(config, full_config_round_trips)
 	p = &c->pools[0];
 	cr_assert_str_eq(p->name, "api-v1");
 	cr_assert_str_eq(p->version, "1.8.3");
+	cr_assert_eq(p->semver.major, 1);
+	cr_assert_eq(p->semver.minor, 8);
+	cr_assert_eq(p->semver.patch, 3);
+	cr_assert_null(p->semver.pre);
 	cr_assert_eq(p->balance, VEER_BALANCE_HASH);
 	cr_assert_eq(p->balancer, &veer_balance_hash);
 	cr_assert_eq(p->hash_on, VEER_HASH_HEADER);
@@ -186,6 +190,8 @@ Test(config, full_config_round_trips)
 	p = &c->pools[1];
 	cr_assert_str_eq(p->name, "web-blue");
 	cr_assert_null(p->version);
+	cr_assert_eq(p->semver.major + p->semver.minor + p->semver.patch, 0);
+	cr_assert_null(p->semver.pre);
 	cr_assert_eq(p->balance, VEER_BALANCE_LEAST_CONN);
 	cr_assert_eq(p->balancer, &veer_balance_least_conn);
 	cr_assert_eq(p->hash_on, VEER_HASH_NONE);
@@ -594,7 +600,8 @@ Test(config, error_route_actions)
 {
 	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS
 		      "routes:\n  - name: r\n    match: { path_prefix: / }\n",
-		      "t.yaml:9:5: routes[0]: route \"r\" has no action (pool or respond)");
+		      "t.yaml:9:5: routes[0]: route \"r\" has no action "
+		      "(pool, respond, split or blue_green)");
 	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
 					      "    respond: { status: 200 }\n",
 		      "t.yaml:11:5: routes[0].respond: route \"r\" has more than one action "
@@ -681,33 +688,10 @@ Test(config, error_not_supported_yet)
 		{ MIN_LISTENERS "pools:\n  - name: p\n    rate_limit: { rate: 5/s }\n"
 				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
 		  "t.yaml:6:5: pools[0].rate_limit: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    version: {}\n",
-		  "t.yaml:11:5: routes[0].version: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    sticky: {}\n",
-		  "t.yaml:11:5: routes[0].sticky: not supported yet" },
 		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    rate_limit: {}\n",
 		  "t.yaml:11:5: routes[0].rate_limit: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS
-		  "routes:\n  - name: r\n    pool: p\n    request_headers: {}\n",
-		  "t.yaml:11:5: routes[0].request_headers: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
-					  "    match: { methods: [GET] }\n",
-		  "t.yaml:11:14: routes[0].match.methods: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
-					  "    match: { headers: { X-Beta: \"1\" } }\n",
-		  "t.yaml:11:14: routes[0].match.headers: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
-					  "    match: { host: \"*.example.com\" }\n",
-		  "t.yaml:11:20: routes[0].match.host: wildcard host \"*.example.com\": not supported yet" },
 		{ "global: { log: { access: stdout } }\n" MINIMAL,
 		  "t.yaml:1:26: global.log.access: \"stdout\": not supported yet (only \"off\" for now)" },
-		/* split and blue_green are actions: no "has no action" besides */
-		{ MIN_LISTENERS MIN_POOLS
-		  "routes:\n  - name: r\n    split: [{pool: p, weight: 1}]\n",
-		  "t.yaml:10:5: routes[0].split: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS
-		  "routes:\n  - name: r\n    blue_green: { blue: p, green: p }\n",
-		  "t.yaml:10:5: routes[0].blue_green: not supported yet" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -767,6 +751,421 @@ Test(config, aliases_cannot_loop)
 			 "(known keys: level, error, access, access_format)",
 			 "%s", joined(&e));
 	veer_errors_free(&e);
+}
+
+/* ---- traffic policy: version, split, sticky, blue_green, headers ------- */
+
+Test(config, traffic_policy_fields)
+{
+	struct veer_config *c =
+		load_ok(MIN_LISTENERS "pools:\n"
+				      "  - name: v1\n"
+				      "    version: 1.8.3\n"
+				      "    servers: [{address: 127.0.0.1:9001}]\n"
+				      "  - name: v2\n"
+				      "    version: v2.1.0-rc.1+build.5\n"
+				      "    servers: [{address: 127.0.0.1:9002}]\n"
+				      "  - name: plain\n"
+				      "    servers: [{address: 127.0.0.1:9003}]\n"
+				      "routes:\n"
+				      "  - name: api\n"
+				      "    match:\n"
+				      "      host: \"*.Example.COM\"\n"
+				      "      path_prefix: /api/\n"
+				      "      methods: [get, Post, PURGE]\n"
+				      "      headers: { X-Beta: 1, x-flag: true, X-Empty: \"\" }\n"
+				      "    version:\n"
+				      "      header: X-Api-Version\n"
+				      "      pools: [v2, v1]\n"
+				      "      on_mismatch: fallback\n"
+				      "    split:\n"
+				      "      - { pool: v1, weight: 95 }\n"
+				      "      - { pool: v2, weight: 5 }\n"
+				      "      - { pool: plain, weight: 0 }\n"
+				      "    sticky: { cookie: uid }\n"
+				      "    request_headers:\n"
+				      "      set: { X-Env: prod, X-Colon: \"a: b\" }\n"
+				      "      remove: [X-Internal, x-debug]\n"
+				      "  - name: web\n"
+				      "    match: { host: API.Example.com }\n"
+				      "    blue_green: { blue: v1, green: plain, active: green }\n"
+				      "  - name: bg\n"
+				      "    version: { header: X-V, pools: [v1] }\n"
+				      "    blue_green: { green: v1, blue: plain, active: blue }\n"
+				      "  - name: hdr\n"
+				      "    split: [{ pool: plain, weight: 10000 }]\n"
+				      "    sticky: { header: X-User-Id }\n");
+	const struct veer_pool_conf *v1 = &c->pools[0], *v2 = &c->pools[1], *plain = &c->pools[2];
+	const struct veer_route_conf *r;
+
+	cr_assert_str_eq(v1->version, "1.8.3");
+	cr_assert_eq(v1->semver.major, 1);
+	cr_assert_eq(v1->semver.minor, 8);
+	cr_assert_eq(v1->semver.patch, 3);
+	cr_assert_null(v1->semver.pre);
+	cr_assert_str_eq(v2->version, "v2.1.0-rc.1+build.5");
+	cr_assert_eq(v2->semver.major, 2);
+	cr_assert_eq(v2->semver.minor, 1);
+	cr_assert_eq(v2->semver.patch, 0);
+	cr_assert_eq(v2->semver.pre, v2->version + 7, "points into the config's copy");
+	cr_assert_eq(v2->semver.pre_len, 4);
+	cr_assert_null(plain->version);
+	cr_assert_eq(plain->semver.major + plain->semver.minor + plain->semver.patch, 0);
+	cr_assert_null(plain->semver.pre);
+
+	r = &c->routes[0];
+	cr_assert_str_eq(r->match_host, ".example.com");
+	cr_assert_eq(r->match_host_wildcard, true);
+	cr_assert_str_eq(r->match_path_prefix, "/api/");
+	cr_assert_eq(r->nmatch_methods, 3);
+	cr_assert_str_eq(r->match_methods[0], "GET");
+	cr_assert_str_eq(r->match_methods[1], "POST");
+	cr_assert_str_eq(r->match_methods[2], "PURGE");
+	cr_assert_eq(r->nmatch_headers, 3);
+	cr_assert_str_eq(r->match_headers[0].name, "X-Beta");
+	cr_assert_str_eq(r->match_headers[0].value, "1");
+	cr_assert_str_eq(r->match_headers[1].name, "x-flag");
+	cr_assert_str_eq(r->match_headers[1].value, "true");
+	cr_assert_str_eq(r->match_headers[2].name, "X-Empty");
+	cr_assert_str_eq(r->match_headers[2].value, "");
+	cr_assert_str_eq(r->version_header, "X-Api-Version");
+	cr_assert_eq(r->nversion_pools, 2);
+	cr_assert_eq(r->version_pools[0], v2);
+	cr_assert_eq(r->version_pools[1], v1);
+	cr_assert_eq(r->on_mismatch, VEER_MISMATCH_FALLBACK);
+	cr_assert_eq(r->action, VEER_ACTION_SPLIT);
+	cr_assert_null(r->pool);
+	cr_assert_eq(r->nsplit, 3);
+	cr_assert_eq(r->split[0].pool, v1);
+	cr_assert_eq(r->split[0].weight, 95);
+	cr_assert_eq(r->split[1].pool, v2);
+	cr_assert_eq(r->split[1].weight, 5);
+	cr_assert_eq(r->split[2].pool, plain);
+	cr_assert_eq(r->split[2].weight, 0);
+	cr_assert_eq(r->sticky, VEER_STICKY_COOKIE);
+	cr_assert_str_eq(r->sticky_name, "uid");
+	cr_assert_null(r->blue);
+	cr_assert_null(r->green);
+	cr_assert_eq(r->nset_headers, 2);
+	cr_assert_str_eq(r->set_headers[0].name, "X-Env");
+	cr_assert_str_eq(r->set_headers[0].value, "prod");
+	cr_assert_str_eq(r->set_headers[1].name, "X-Colon");
+	cr_assert_str_eq(r->set_headers[1].value, "a: b");
+	cr_assert_eq(r->nremove_headers, 2);
+	cr_assert_str_eq(r->remove_headers[0], "X-Internal");
+	cr_assert_str_eq(r->remove_headers[1], "x-debug");
+
+	r = &c->routes[1];
+	cr_assert_str_eq(r->match_host, "api.example.com", "lower-cased");
+	cr_assert_eq(r->match_host_wildcard, false);
+	cr_assert_eq(r->action, VEER_ACTION_BLUE_GREEN);
+	cr_assert_eq(r->blue, v1);
+	cr_assert_eq(r->green, plain);
+	cr_assert_eq(r->green_active, true);
+	cr_assert_null(r->version_header);
+	cr_assert_eq(r->nversion_pools, 0);
+	cr_assert_eq(r->on_mismatch, VEER_MISMATCH_REJECT, "default");
+	cr_assert_eq(r->sticky, VEER_STICKY_NONE);
+	cr_assert_eq(r->nsplit, 0);
+
+	r = &c->routes[2];
+	cr_assert_eq(r->action, VEER_ACTION_BLUE_GREEN);
+	cr_assert_eq(r->blue, plain);
+	cr_assert_eq(r->green, v1);
+	cr_assert_eq(r->green_active, false);
+	cr_assert_str_eq(r->version_header, "X-V");
+	cr_assert_eq(r->nversion_pools, 1);
+	cr_assert_eq(r->version_pools[0], v1);
+	cr_assert_eq(r->on_mismatch, VEER_MISMATCH_REJECT);
+
+	r = &c->routes[3];
+	cr_assert_eq(r->action, VEER_ACTION_SPLIT);
+	cr_assert_eq(r->nsplit, 1);
+	cr_assert_eq(r->split[0].pool, plain);
+	cr_assert_eq(r->split[0].weight, 10000);
+	cr_assert_eq(r->sticky, VEER_STICKY_HEADER);
+	cr_assert_str_eq(r->sticky_name, "X-User-Id");
+	cr_assert_null(r->match_host);
+	cr_assert_null(r->match_methods);
+	cr_assert_eq(r->nmatch_methods, 0);
+	cr_assert_null(r->match_headers);
+	cr_assert_eq(r->nmatch_headers, 0);
+	cr_assert_null(r->set_headers);
+	cr_assert_null(r->remove_headers);
+	veer_config_free(c);
+}
+
+Test(config, traffic_policy_defaults)
+{
+	struct veer_config *c = load_ok(MINIMAL);
+	const struct veer_route_conf *r = &c->routes[0];
+
+	cr_assert_null(c->pools[0].version);
+	cr_assert_null(c->pools[0].semver.pre);
+	cr_assert_eq(r->match_host_wildcard, false);
+	cr_assert_eq(r->nmatch_methods, 0);
+	cr_assert_eq(r->nmatch_headers, 0);
+	cr_assert_null(r->version_header);
+	cr_assert_null(r->version_pools);
+	cr_assert_eq(r->on_mismatch, VEER_MISMATCH_REJECT);
+	cr_assert_null(r->split);
+	cr_assert_eq(r->sticky, VEER_STICKY_NONE);
+	cr_assert_null(r->sticky_name);
+	cr_assert_null(r->blue);
+	cr_assert_null(r->green);
+	cr_assert_eq(r->green_active, false);
+	cr_assert_eq(r->nset_headers, 0);
+	cr_assert_eq(r->nremove_headers, 0);
+	veer_config_free(c);
+}
+
+/* Pools a and b have versions, u has none; routes start at line 14 and
+ * their keys at line 15. */
+#define VPOOLS                                                  \
+	MIN_LISTENERS "pools:\n"                                \
+		      "  - name: a\n"                           \
+		      "    version: 1.0.0\n"                    \
+		      "    servers: [{address: 127.0.0.1:1}]\n" \
+		      "  - name: b\n"                           \
+		      "    version: 2.0.0\n"                    \
+		      "    servers: [{address: 127.0.0.1:2}]\n" \
+		      "  - name: u\n"                           \
+		      "    servers: [{address: 127.0.0.1:3}]\n" \
+		      "routes:\n"                               \
+		      "  - name: r\n"
+
+Test(config, error_pool_version)
+{
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    version: 1.2\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:14: pools[0].version: bad semantic version \"1.2\"");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    version: latest\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:14: pools[0].version: bad semantic version \"latest\"");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    version: \"\"\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
+		      "t.yaml:6:14: pools[0].version: must not be empty");
+	/* a bad version is reported once, not again where a route lists it */
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    version: 1.x\n"
+				    "    servers: [{address: 127.0.0.1:1}]\n"
+				    "routes:\n  - name: r\n    pool: p\n"
+				    "    version: { header: X-V, pools: [p] }\n",
+		      "t.yaml:6:14: pools[0].version: bad semantic version \"1.x\"");
+}
+
+Test(config, error_route_version)
+{
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { header: X-V, pools: [a, u] }\n",
+		      "t.yaml:16:40: routes[0].version.pools[1]: pool \"u\" has no version "
+		      "(version routing needs one)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { header: X-V, pools: [zz] }\n",
+		      "t.yaml:16:37: routes[0].version.pools[0]: pool \"zz\" is not defined");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { header: X-V, pools: [] }\n",
+		      "t.yaml:16:36: routes[0].version.pools: at least one pool is needed");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { header: X-V, pools: [a, b, a] }\n",
+		      "t.yaml:16:43: routes[0].version.pools[2]: pool \"a\" is listed twice");
+	EXPECT_ERRORS(
+		MIN_LISTENERS
+		"pools:\n"
+		"  - { name: a, version: 1.0.0, servers: [{address: 127.0.0.1:1}] }\n"
+		"  - { name: b, version: 1.0.0+x, servers: [{address: 127.0.0.1:2}] }\n"
+		"routes:\n  - name: r\n    pool: a\n"
+		"    version: { header: X-V, pools: [a, b] }\n",
+		"t.yaml:10:40: routes[0].version.pools[1]: pool \"b\" has the same version as "
+		"pool \"a\" (1.0.0+x and 1.0.0)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { pools: [a] }\n",
+		      "t.yaml:16:14: routes[0].version: missing required key \"header\"");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { header: X-V }\n",
+		      "t.yaml:16:14: routes[0].version: missing required key \"pools\"");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    version: { header: \"X V\", pools: [a] }\n",
+		      "t.yaml:16:24: routes[0].version.header: bad header name \"X V\" (a token: "
+		      "letters, digits and !#$%&'*+-.^_`|~)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n"
+			     "    version: { header: X-V, pools: [a], on_mismatch: ignore }\n",
+		      "t.yaml:16:54: routes[0].version.on_mismatch: unknown value \"ignore\" "
+		      "(expected one of reject, fallback)");
+	/* version is no action: the route still needs exactly one */
+	EXPECT_ERRORS(VPOOLS "    version: { header: X-V, pools: [a] }\n",
+		      "t.yaml:14:5: routes[0]: route \"r\" has no action "
+		      "(pool, respond, split or blue_green)");
+}
+
+Test(config, error_split)
+{
+	EXPECT_ERRORS(VPOOLS "    split:\n      - { pool: a, weight: 1 }\n"
+			     "      - { pool: zz, weight: 1 }\n",
+		      "t.yaml:17:17: routes[0].split[1].pool: pool \"zz\" is not defined");
+	EXPECT_ERRORS(VPOOLS "    split:\n      - { pool: a, weight: 0 }\n"
+			     "      - { pool: b, weight: 0 }\n",
+		      "t.yaml:15:5: routes[0].split: split weights sum to 0");
+	EXPECT_ERRORS(VPOOLS "    split:\n      - { pool: a, weight: 1 }\n"
+			     "      - { pool: a, weight: 2 }\n",
+		      "t.yaml:17:17: routes[0].split[1].pool: pool \"a\" is listed twice");
+	EXPECT_ERRORS(VPOOLS "    split: []\n",
+		      "t.yaml:15:12: routes[0].split: at least one entry is needed");
+	EXPECT_ERRORS(VPOOLS "    split:\n",
+		      "t.yaml:15:11: routes[0].split: at least one entry is needed");
+	/* a refused weight is not also "sum to 0" */
+	EXPECT_ERRORS(VPOOLS "    split:\n      - { pool: a, weight: 10001 }\n",
+		      "t.yaml:16:28: routes[0].split[0].weight: 10001 is out of range 0..10000");
+	EXPECT_ERRORS(VPOOLS "    split:\n      - { pool: a }\n",
+		      "t.yaml:16:9: routes[0].split[0]: missing required key \"weight\"");
+	EXPECT_ERRORS(VPOOLS "    split:\n      - { pool: a, weight: -1 }\n",
+		      "t.yaml:16:28: routes[0].split[0].weight: -1 is out of range 0..10000");
+}
+
+/* 64 pools (each with a version) and a route over the first N of them, by
+ * split (SPLIT, at line 72) or by version (line 73). */
+static const char *many_pools_yaml(char *yaml, size_t n, bool split)
+{
+	char *p = yaml;
+
+	p += sprintf(p, MIN_LISTENERS "pools:\n");
+	for (size_t i = 0; i < 65; i++)
+		p += sprintf(
+			p,
+			"  - { name: p%zu, version: 1.0.%zu, servers: [{address: 127.0.0.1:1}] }\n",
+			i, i);
+	p += sprintf(p, "routes:\n  - name: r\n");
+	if (split)
+		p += sprintf(p, "    split: [");
+	else
+		p += sprintf(p, "    pool: p0\n    version: { header: X, pools: [");
+	for (size_t i = 0; i < n; i++) {
+		if (split)
+			p += sprintf(p, "%s{pool: p%zu, weight: 1}", i ? ", " : "", i);
+		else
+			p += sprintf(p, "%sp%zu", i ? ", " : "", i);
+	}
+	sprintf(p, split ? "]\n" : "] }\n");
+	return yaml;
+}
+
+Test(config, route_pools_limit)
+{
+	static char yaml[16384];
+	struct veer_config *c;
+
+	cr_assert_eq(VEER_ROUTE_POOLS_MAX, 64);
+	c = load_ok(many_pools_yaml(yaml, 64, true));
+	cr_assert_eq(c->routes[0].nsplit, 64);
+	cr_assert_eq(c->routes[0].split[63].pool, &c->pools[63]);
+	veer_config_free(c);
+	c = load_ok(many_pools_yaml(yaml, 64, false));
+	cr_assert_eq(c->routes[0].nversion_pools, 64);
+	veer_config_free(c);
+	EXPECT_ERRORS(many_pools_yaml(yaml, 65, true),
+		      "t.yaml:72:12: routes[0].split: at most 64 entries");
+	EXPECT_ERRORS(many_pools_yaml(yaml, 65, false),
+		      "t.yaml:73:34: routes[0].version.pools: at most 64 pools");
+}
+
+Test(config, error_sticky)
+{
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    sticky: { header: X-U }\n",
+		      "t.yaml:16:5: routes[0].sticky: only valid with split");
+	EXPECT_ERRORS(VPOOLS "    split: [{ pool: a, weight: 1 }]\n"
+			     "    sticky: { header: X-U, cookie: uid }\n",
+		      "t.yaml:16:28: routes[0].sticky: give header or cookie, not both");
+	EXPECT_ERRORS(VPOOLS "    split: [{ pool: a, weight: 1 }]\n    sticky: {}\n",
+		      "t.yaml:16:13: routes[0].sticky: needs header or cookie");
+	EXPECT_ERRORS(VPOOLS "    split: [{ pool: a, weight: 1 }]\n"
+			     "    sticky: { cookie: \"a=b\" }\n",
+		      "t.yaml:16:23: routes[0].sticky.cookie: bad cookie name \"a=b\" (a token: "
+		      "letters, digits and !#$%&'*+-.^_`|~)");
+}
+
+Test(config, error_blue_green)
+{
+	EXPECT_ERRORS(VPOOLS "    blue_green: { blue: a, green: zz, active: blue }\n",
+		      "t.yaml:15:35: routes[0].blue_green.green: pool \"zz\" is not defined");
+	EXPECT_ERRORS(VPOOLS "    blue_green: { blue: zz, green: a, active: blue }\n",
+		      "t.yaml:15:25: routes[0].blue_green.blue: pool \"zz\" is not defined");
+	EXPECT_ERRORS(VPOOLS "    blue_green: { blue: a, green: a, active: blue }\n",
+		      "t.yaml:15:35: routes[0].blue_green.green: blue and green must be different "
+		      "pools (both \"a\")");
+	EXPECT_ERRORS(VPOOLS "    blue_green: { blue: a, green: b }\n",
+		      "t.yaml:15:17: routes[0].blue_green: missing required key \"active\"");
+	EXPECT_ERRORS(VPOOLS "    blue_green: { blue: a, green: b, active: red }\n",
+		      "t.yaml:15:46: routes[0].blue_green.active: unknown value \"red\" "
+		      "(expected one of blue, green)");
+}
+
+Test(config, error_two_actions)
+{
+	EXPECT_ERRORS(VPOOLS "    split: [{pool: a, weight: 1}]\n"
+			     "    blue_green: {blue: a, green: b, active: blue}\n",
+		      "t.yaml:16:5: routes[0].blue_green: route \"r\" has more than one action "
+		      "(split and blue_green)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    split: [{pool: a, weight: 1}]\n",
+		      "t.yaml:16:5: routes[0].split: route \"r\" has more than one action "
+		      "(pool and split)");
+	EXPECT_ERRORS(VPOOLS "    blue_green: {blue: a, green: b, active: blue}\n"
+			     "    respond: { status: 200 }\n",
+		      "t.yaml:16:5: routes[0].respond: route \"r\" has more than one action "
+		      "(blue_green and respond)");
+}
+
+Test(config, error_match)
+{
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { host: \"a.*.com\" }\n",
+		      "t.yaml:16:20: routes[0].match.host: bad wildcard host \"a.*.com\" (only a "
+		      "leading \"*.\" is allowed, like *.example.com)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { host: \"*example.com\" }\n",
+		      "t.yaml:16:20: routes[0].match.host: bad wildcard host \"*example.com\" "
+		      "(only a leading \"*.\" is allowed, like *.example.com)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { host: \"*.\" }\n",
+		      "t.yaml:16:20: routes[0].match.host: bad wildcard host \"*.\" (only a "
+		      "leading \"*.\" is allowed, like *.example.com)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { host: \"*.*.com\" }\n",
+		      "t.yaml:16:20: routes[0].match.host: bad wildcard host \"*.*.com\" (only a "
+		      "leading \"*.\" is allowed, like *.example.com)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { host: \"*.a b\" }\n",
+		      "t.yaml:16:20: routes[0].match.host: bad host \"*.a b\"");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { methods: [GET, \"G T\"] }\n",
+		      "t.yaml:16:29: routes[0].match.methods[1]: bad method \"G T\" (a token: "
+		      "letters, digits and !#$%&'*+-.^_`|~)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { methods: GET }\n",
+		      "t.yaml:16:23: routes[0].match.methods: expected a list of strings, got "
+		      "\"GET\"");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { headers: { X-A: \"x\\ny\" } }\n",
+		      "t.yaml:16:30: routes[0].match.headers.X-A: value must not contain CR, LF or "
+		      "NUL");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { headers: { \"X A\": y } }\n",
+		      "t.yaml:16:25: routes[0].match.headers: bad header name \"X A\" (a token: "
+		      "letters, digits and !#$%&'*+-.^_`|~)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { headers: { X-A: 1, x-a: 2 } }\n",
+		      "t.yaml:16:33: routes[0].match.headers.x-a: duplicate header (first at "
+		      "16:25)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { headers: { X-A: [1] } }\n",
+		      "t.yaml:16:30: routes[0].match.headers.X-A: expected a string, got a list");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    match: { headers: [X-A] }\n",
+		      "t.yaml:16:23: routes[0].match.headers: expected a mapping of header names "
+		      "to values, got a list");
+}
+
+Test(config, error_request_headers)
+{
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    request_headers: { set: { X-A: \"x\\ry\" } }\n",
+		      "t.yaml:16:36: routes[0].request_headers.set.X-A: value must not contain CR, "
+		      "LF or NUL");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    request_headers: { set: { X-A: \"x\\0y\" } }\n",
+		      "t.yaml:16:36: routes[0].request_headers.set.X-A: value must not contain CR, "
+		      "LF or NUL");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    request_headers: { set: { host: x } }\n",
+		      "t.yaml:16:31: routes[0].request_headers.set.host: cannot be set (veer "
+		      "manages Host, Content-Length, Transfer-Encoding and Connection)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n"
+			     "    request_headers: { remove: [X-A, Transfer-Encoding] }\n",
+		      "t.yaml:16:38: routes[0].request_headers.remove[1]: \"Transfer-Encoding\" "
+		      "cannot be removed (veer manages Host, Content-Length, Transfer-Encoding and "
+		      "Connection)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    request_headers: { remove: [\"X:A\"] }\n",
+		      "t.yaml:16:33: routes[0].request_headers.remove[0]: bad header name \"X:A\" "
+		      "(a token: letters, digits and !#$%&'*+-.^_`|~)");
+	EXPECT_ERRORS(VPOOLS "    pool: a\n    request_headers: { add: { X-A: b } }\n",
+		      "t.yaml:16:24: unknown key \"add\" in routes[0].request_headers "
+		      "(known keys: set, remove)");
 }
 
 /* ---- parsers ------------------------------------------------------------ */
@@ -967,7 +1366,14 @@ Test(config, reference_table)
 				  "retries in flight never exceed this share of requests in flight "
 				  "(min 3) (not supported yet) |"));
 	cr_assert_not_null(strstr(buf, "| `routes[].match.methods` | list of strings |  | "
-				       "request method is one of these (not supported yet) |"));
+				       "request method is one of these (tokens, upper-cased at "
+				       "load) |"));
+	cr_assert_not_null(strstr(buf, "| `routes[].request_headers.set` | mapping of header names "
+				       "to values |  | "));
+	cr_assert_not_null(strstr(buf, "| `routes[].split[].weight` | integer 0..10000 |  | "));
+	cr_assert_not_null(strstr(buf,
+				  "| `routes[].rate_limit` | mapping |  | token bucket for this "
+				  "route (429) (not supported yet) |"));
 	cr_assert_null(strstr(buf,
 			      "`global.workers` | integer 1..256 or `auto` | `auto` | event-loop "
 			      "threads; auto = one per online CPU (not supported yet)"));
