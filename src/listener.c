@@ -53,40 +53,58 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
+int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers, int *fds)
+{
+	struct sockaddr_storage ss = l->addr.ss;
+	socklen_t len = l->addr.len;
+	char text[96];
+	unsigned k;
+
+	for (k = 0; k < nworkers; k++)
+		fds[k] = -1;
+	for (k = 0; k < nworkers; k++) {
+		fds[k] = bind_one(&ss, len, l->name);
+		if (fds[k] < 0)
+			goto fail;
+		if (k == 0) {
+			/* Port 0: the OS picks one, and every other worker
+			 * binds that same port. */
+			len = sizeof(ss);
+			getsockname(fds[k], (struct sockaddr *)&ss, &len);
+		}
+	}
+	addr_text(&ss, text, sizeof(text));
+	veer_info("listener %s on %s", l->name, text);
+	return VEER_OK;
+fail:
+	for (k = 0; k < nworkers; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	return VEER_ERR;
+}
+
 int veer_listeners_bind(struct veer_process *proc)
 {
 	struct veer_config *cfg = proc->config;
+	int *fds = veer_xcalloc(proc->nworkers, sizeof(int));
 	unsigned k;
 	size_t i;
+	int rc = VEER_OK;
 
 	proc->listen_fds = veer_xcalloc(proc->nworkers, sizeof(int *));
+	proc->nlisten_fds = cfg->nlisteners;
 	for (k = 0; k < proc->nworkers; k++) {
 		proc->listen_fds[k] = veer_xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(int));
 		for (i = 0; i < cfg->nlisteners; i++)
 			proc->listen_fds[k][i] = -1;
 	}
-	for (i = 0; i < cfg->nlisteners; i++) {
-		struct veer_listener_conf *l = &cfg->listeners[i];
-		struct sockaddr_storage ss = l->addr.ss;
-		socklen_t len = l->addr.len;
-		char text[96];
-
-		for (k = 0; k < proc->nworkers; k++) {
-			int fd = bind_one(&ss, len, l->name);
-			if (fd < 0)
-				return VEER_ERR;
-			proc->listen_fds[k][i] = fd;
-			if (k == 0) {
-				/* Port 0: the OS picks one, and every other
-				 * worker binds that same port. */
-				len = sizeof(ss);
-				getsockname(fd, (struct sockaddr *)&ss, &len);
-			}
-		}
-		addr_text(&ss, text, sizeof(text));
-		veer_info("listener %s on %s", l->name, text);
+	for (i = 0; i < cfg->nlisteners && rc == VEER_OK; i++) {
+		rc = veer_listener_bind_all(&cfg->listeners[i], proc->nworkers, fds);
+		for (k = 0; k < proc->nworkers && rc == VEER_OK; k++)
+			proc->listen_fds[k][i] = fds[k];
 	}
-	return VEER_OK;
+	free(fds);
+	return rc;
 }
 
 void veer_listeners_close(struct veer_process *proc)
@@ -97,7 +115,7 @@ void veer_listeners_close(struct veer_process *proc)
 	if (proc->listen_fds == NULL)
 		return;
 	for (k = 0; k < proc->nworkers; k++) {
-		for (i = 0; i < proc->config->nlisteners; i++)
+		for (i = 0; i < proc->nlisten_fds; i++)
 			if (proc->listen_fds[k][i] >= 0)
 				close(proc->listen_fds[k][i]);
 		free(proc->listen_fds[k]);

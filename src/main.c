@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <llhttp.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -128,18 +129,18 @@ int main(int argc, char **argv)
 
 	memset(&proc, 0, sizeof(proc));
 	proc.done_fd = -1;
-	proc.config = cfg;
+	proc.config_path = path;
+	proc.config = cfg; /* the process owns the reference from here */
+	pthread_mutex_init(&proc.free_lock, NULL);
 	proc.nworkers = cfg->global.workers;
 	cfg->generation = 1;
-	if (veer_listeners_bind(&proc) != VEER_OK) {
-		veer_listeners_close(&proc);
-		goto out;
-	}
-	if (drop_privileges(cfg->global.user) != VEER_OK) {
+	if (veer_listeners_bind(&proc) != VEER_OK ||
+	    drop_privileges(cfg->global.user) != VEER_OK) {
 		veer_listeners_close(&proc);
 		goto out;
 	}
 	rc = veer_process_run(&proc);
+	cfg = proc.config; /* reloads replace it */
 out:
 	if (veer_config_unref(cfg))
 		veer_config_free(cfg);

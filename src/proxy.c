@@ -44,6 +44,39 @@ static void set_state(struct veer_client *c, enum veer_client_state s)
 	c->state = s;
 }
 
+/* The listener config in force: the one the current request pinned, or
+ * between requests the socket's current one. */
+static struct veer_listener_conf *lconf(const struct veer_client *c)
+{
+	return c->gen != NULL ? c->lconf : c->lsock->conf;
+}
+
+/* A request begins: pin the generation its listener config belongs to. */
+static void pin_request(struct veer_client *c)
+{
+	struct veer_listener_conf *l = c->lsock->conf;
+
+	c->gen = veer_gen_pin(c->lsock->gen);
+	c->lconf = l;
+	if (l->max_headers > c->max_hdrs) {
+		/* limits.headers grew in a reload */
+		free(c->hdrs);
+		c->hdrs = veer_xcalloc(l->max_headers, sizeof(*c->hdrs));
+		c->max_hdrs = (uint32_t)l->max_headers;
+	}
+	c->req.hdrs = c->hdrs;
+	c->req.max_hdrs = (uint32_t)l->max_headers;
+}
+
+static void unpin_request(struct veer_client *c)
+{
+	if (c->gen != NULL) {
+		veer_gen_unpin(c->w, c->gen);
+		c->gen = NULL;
+		c->lconf = NULL;
+	}
+}
+
 static void arm_timer(struct veer_client *c, veer_ms_t ms)
 {
 	event_add(&c->timer, veer_worker_timeout(c->w, ms));
@@ -90,7 +123,7 @@ static void pair(struct veer_client *c, struct veer_upstream *u)
 {
 	c->up = u;
 	u->client = c;
-	c->w->pools[u->pool->index].bal.servers[u->server].inflight++;
+	u->wp->bal.servers[u->server].inflight++;
 }
 
 /* Clear both back-pointers (before either side is torn down). */
@@ -100,7 +133,7 @@ static void unpair(struct veer_client *c)
 
 	if (u == NULL)
 		return;
-	c->w->pools[u->pool->index].bal.servers[u->server].inflight--;
+	u->wp->bal.servers[u->server].inflight--;
 	c->up = NULL;
 	u->client = NULL;
 }
@@ -121,11 +154,12 @@ void veer_client_close(struct veer_client *c)
 	event_del(&c->timer);
 	close(c->fd);
 	c->fd = -1;
+	unpin_request(c);
 	set_state(c, VEER_CS_CLOSED);
 	TAILQ_REMOVE(&w->clients, c, link);
 	TAILQ_INSERT_TAIL(&w->to_free, c, link);
 	veer_worker_schedule_gc(w);
-	veer_worker_client_closed(w);
+	veer_worker_client_closed(w, c->lsock);
 }
 
 void veer_client_free(struct veer_client *c)
@@ -145,7 +179,7 @@ static void client_close_after_flush(struct veer_client *c)
 	pause_read(c);
 	event_del(&c->timer);
 	/* Bound the flush: a client that never reads does not keep us. */
-	arm_timer(c, c->lconf->idle_timeout);
+	arm_timer(c, lconf(c)->idle_timeout);
 	client_flush(c);
 }
 
@@ -192,8 +226,10 @@ static void finish_request(struct veer_client *c)
 	llhttp_reset(&c->parser);
 	c->req_id[0] = '\0';
 	evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
+	/* The next request picks up the generation current then. */
+	unpin_request(c);
 	set_state(c, VEER_CS_IDLE);
-	arm_timer(c, c->lconf->idle_timeout);
+	arm_timer(c, lconf(c)->idle_timeout);
 	resume_read(c);
 	client_flush(c);
 	/* Pipelined requests already buffered: run them from the loop, not
@@ -342,7 +378,7 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 		.client_ip = c->ip,
 		.proto = "http",
 		.request_id = c->req.req_id < 0 ? c->req_id : NULL,
-		.default_host = u->pool->servers[u->server].addr.text,
+		.default_host = u->wp->conf->servers[u->server].addr.text,
 		.upgrade = c->websocket,
 		.route = c->route,
 	};
@@ -376,7 +412,7 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 /* Arm the upstream's response timer once the request is out. */
 static void arm_response_timer(struct veer_upstream *u)
 {
-	event_add(&u->timer, veer_worker_timeout(u->w, u->pool->response_timeout));
+	event_add(&u->timer, veer_worker_timeout(u->w, u->wp->conf->response_timeout));
 }
 
 static void up_flush(struct veer_client *c, struct veer_upstream *u)
@@ -414,7 +450,7 @@ static void forward_body(struct veer_client *c)
 			respond_error(c, 400, true);
 		return;
 	}
-	if (c->lconf->body_bytes > 0 && c->req.body_bytes > c->lconf->body_bytes) {
+	if (lconf(c)->body_bytes > 0 && c->req.body_bytes > lconf(c)->body_bytes) {
 		c->keep_alive = false;
 		unpair(c);
 		veer_upstream_close(u);
@@ -432,27 +468,34 @@ static void forward_body(struct veer_client *c)
 		c->req_done = true;
 		event_del(&c->timer);
 	} else {
-		arm_timer(c, c->lconf->body_timeout);
+		arm_timer(c, lconf(c)->body_timeout);
 	}
 	up_flush(c, u);
 }
 
-static void proxy_request(struct veer_client *c, struct veer_pool_conf *pool)
+static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_pool)
 {
 	struct veer_worker *w = c->w;
-	struct veer_pool_rt *rt = &w->pools[pool->index];
+	struct veer_wpool *wp = veer_worker_wpool(w, c->gen, route_pool);
 	struct veer_pick_ctx ctx = { 0 };
+	struct veer_pool_conf *pool;
 	struct veer_upstream *u;
 	int idx;
 
+	if (wp == NULL) {
+		/* The pool went away in a reload since this request began. */
+		respond_error(c, 503, false);
+		return;
+	}
+	pool = wp->conf;
 	if (pool->balance == VEER_BALANCE_HASH)
 		hash_key(c, pool, &ctx);
-	idx = pool->balancer->pick(pool, &rt->bal, &ctx);
+	idx = pool->balancer->pick(pool, &wp->bal, &ctx);
 	if (idx < 0) {
 		respond_error(c, 503, false);
 		return;
 	}
-	u = veer_upstream_get(w, pool, (uint32_t)idx, false);
+	u = veer_upstream_get(w, wp, (uint32_t)idx, false);
 	if (u == NULL) {
 		respond_error(c, 502, false);
 		return;
@@ -521,7 +564,6 @@ static void start_request(struct veer_client *c)
 	c->resp_started = false;
 	c->body_sent = false;
 	c->pool = NULL;
-	c->config = c->w->config;
 	/* Only WebSocket upgrades are tunnelled; other Upgrade offers (h2c
 	 * ...) are dropped as hop-by-hop and the request goes on as HTTP/1.1. */
 	c->websocket = c->parser.upgrade && (c->req.flags & VEER_H_WEBSOCKET);
@@ -534,8 +576,8 @@ static void start_request(struct veer_client *c)
 		c->keep_alive = false;
 
 	/* limits.body_bytes: 0 means no limit, as in nginx. */
-	if (c->lconf->body_bytes > 0 && (c->parser.flags & F_CONTENT_LENGTH) &&
-	    c->parser.content_length > c->lconf->body_bytes) {
+	if (lconf(c)->body_bytes > 0 && (c->parser.flags & F_CONTENT_LENGTH) &&
+	    c->parser.content_length > lconf(c)->body_bytes) {
 		c->keep_alive = false;
 		respond_error(c, 413, true);
 		return;
@@ -582,7 +624,7 @@ static void start_request(struct veer_client *c)
 static void parse_head(struct veer_client *c)
 {
 	size_t len = evbuffer_get_length(c->in);
-	size_t want = len < c->lconf->header_bytes ? len : c->lconf->header_bytes;
+	size_t want = len < lconf(c)->header_bytes ? len : lconf(c)->header_bytes;
 	const char *buf;
 	int status = 400;
 	int rc;
@@ -592,7 +634,7 @@ static void parse_head(struct veer_client *c)
 	buf = (const char *)evbuffer_pullup(c->in, (ssize_t)want);
 	rc = veer_http1_parse_head(&c->parser, &c->req, buf, want, &status);
 	if (rc == VEER_AGAIN) {
-		if (want >= c->lconf->header_bytes) {
+		if (want >= lconf(c)->header_bytes) {
 			c->keep_alive = false;
 			respond_error(c, 431, true);
 		}
@@ -628,7 +670,8 @@ static void client_process(struct veer_client *c)
 		if (evbuffer_get_length(c->in) == 0)
 			return;
 		set_state(c, VEER_CS_HEAD);
-		arm_timer(c, c->lconf->header_timeout);
+		pin_request(c);
+		arm_timer(c, lconf(c)->header_timeout);
 		/* fall through */
 	case VEER_CS_HEAD:
 		parse_head(c);
@@ -639,7 +682,7 @@ static void client_process(struct veer_client *c)
 	case VEER_CS_TUNNEL:
 		/* An idle tunnel lives as long as an idle keep-alive
 		 * connection (listener timeouts.idle). */
-		arm_timer(c, c->lconf->idle_timeout);
+		arm_timer(c, lconf(c)->idle_timeout);
 		tunnel_up(c);
 		break;
 	case VEER_CS_CLOSING:
@@ -702,9 +745,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 		pause_read(c);
 }
 
-void veer_client_accept(struct veer_worker *w, struct veer_listener_conf *lconf, int fd,
+void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 			const struct sockaddr *sa, int salen)
 {
+	struct veer_listener_conf *l = ls->conf;
 	struct veer_client *c = veer_xcalloc(1, sizeof(*c));
 	int one = 1;
 
@@ -712,7 +756,8 @@ void veer_client_accept(struct veer_worker *w, struct veer_listener_conf *lconf,
 	c->magic = VEER_CLIENT_MAGIC;
 	c->fd = fd;
 	c->w = w;
-	c->lconf = lconf;
+	c->lsock = ls;
+	ls->nclients++;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof(c->ip));
@@ -730,15 +775,16 @@ void veer_client_accept(struct veer_worker *w, struct veer_listener_conf *lconf,
 	c->replay = evbuffer_new();
 	if (c->in == NULL || c->out == NULL || c->replay == NULL)
 		abort(); /* out-of-memory policy: see common.h */
-	c->hdrs = veer_xcalloc(lconf->max_headers, sizeof(*c->hdrs));
-	veer_msg_init(&c->req, &c->parser, HTTP_REQUEST, c->hdrs, (uint32_t)lconf->max_headers);
+	c->hdrs = veer_xcalloc(l->max_headers, sizeof(*c->hdrs));
+	c->max_hdrs = (uint32_t)l->max_headers;
+	veer_msg_init(&c->req, &c->parser, HTTP_REQUEST, c->hdrs, c->max_hdrs);
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	event_assign(&c->timer, w->base, -1, 0, client_timer_cb, c);
 	event_add(&c->rev, NULL);
 	c->state = VEER_CS_IDLE;
 	/* A new connection gets the header timeout for its first byte. */
-	arm_timer(c, lconf->header_timeout);
+	arm_timer(c, l->header_timeout);
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
 	w->nclients++;
 }
@@ -785,15 +831,17 @@ void veer_proxy_upstream_drained(struct veer_upstream *u)
 static bool try_replay(struct veer_client *c, struct veer_upstream *u)
 {
 	struct veer_upstream *fresh;
-	struct veer_pool_conf *pool = u->pool;
+	struct veer_wpool *wp = u->wp;
 	uint32_t sidx = u->server;
 
 	if (!u->reused || u->got_bytes || c->retried || c->body_sent ||
 	    evbuffer_get_length(c->replay) == 0)
 		return false;
+	veer_wpool_ref(wp); /* across the close */
 	unpair(c);
 	veer_upstream_close(u);
-	fresh = veer_upstream_get(c->w, pool, sidx, true);
+	fresh = veer_upstream_get(c->w, wp, sidx, true);
+	veer_wpool_unref(c->w, wp);
 	if (fresh == NULL)
 		return false;
 	c->retried = true;
@@ -841,7 +889,7 @@ static void response_done(struct veer_upstream *u)
 static void start_tunnel(struct veer_client *c, struct veer_upstream *u)
 {
 	set_state(c, VEER_CS_TUNNEL);
-	arm_timer(c, c->lconf->idle_timeout);
+	arm_timer(c, lconf(c)->idle_timeout);
 	event_del(&u->timer);
 	c->req_done = true;
 	evbuffer_add_buffer(c->out, u->in);
@@ -890,9 +938,9 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 		r.close = !c->keep_alive;
 		r.keep_alive_10 = c->keep_alive && c->http_minor == 0;
 	}
-	if (c->w->config->global.expose_headers) {
-		r.pool = u->pool->name;
-		r.version = u->pool->version;
+	if (c->gen->config->global.expose_headers) {
+		r.pool = c->pool->name;
+		r.version = c->pool->version;
 	}
 	veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
 	evbuffer_drain(u->in, u->resp.head_len);
@@ -912,7 +960,7 @@ static void response_process(struct veer_upstream *u)
 	int rc;
 
 	if (c->state == VEER_CS_TUNNEL) {
-		arm_timer(c, c->lconf->idle_timeout);
+		arm_timer(c, lconf(c)->idle_timeout);
 		evbuffer_add_buffer(c->out, u->in);
 		goto flush;
 	}
@@ -922,7 +970,7 @@ static void response_process(struct veer_upstream *u)
 			return;
 		if (rc == VEER_ERR) {
 			veer_debug("upstream %s: bad response head",
-				   u->pool->servers[u->server].addr.text);
+				   u->wp->conf->servers[u->server].addr.text);
 			unpair(c);
 			veer_upstream_close(u);
 			respond_error(c, 502, false);

@@ -48,12 +48,138 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(proc->drain_ev, &tv);
 }
 
+/* The listener of the running config that NEW keeps (same name and
+ * address), or NULL. */
+static const struct veer_listener_conf *kept_listener(const struct veer_config *old,
+						      const struct veer_listener_conf *l)
+{
+	size_t i;
+
+	for (i = 0; i < old->nlisteners; i++)
+		if (strcmp(old->listeners[i].name, l->name) == 0 &&
+		    strcmp(old->listeners[i].addr.text, l->addr.text) == 0)
+			return &old->listeners[i];
+	return NULL;
+}
+
+int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
+{
+	struct veer_config *nc = veer_config_load(proc->config_path, errs);
+	int *fds = NULL; /* [listener][worker] */
+	unsigned k;
+	size_t i, nl;
+
+	if (nc == NULL)
+		goto fail;
+	nl = nc->nlisteners;
+	if (nc->global.workers != proc->nworkers)
+		veer_warn("reload: global.workers %u -> %u takes a restart; keeping %u workers",
+			  proc->nworkers, nc->global.workers, proc->nworkers);
+	/* New listeners are bound here, before any worker sees the new
+	 * generation: a bind failure fails the whole reload. */
+	fds = veer_xcalloc(nl * proc->nworkers + 1, sizeof(int));
+	for (i = 0; i < nl * proc->nworkers; i++)
+		fds[i] = -1;
+	for (i = 0; i < nl; i++) {
+		if (kept_listener(proc->config, &nc->listeners[i]) != NULL)
+			continue;
+		if (veer_listener_bind_all(&nc->listeners[i], proc->nworkers,
+					   fds + i * proc->nworkers) != VEER_OK) {
+			veer_errors_add(errs, "%s: listener %s: cannot listen on %s", proc->config_path,
+					nc->listeners[i].name, nc->listeners[i].addr.text);
+			goto fail;
+		}
+	}
+	nc->generation = ++proc->generation;
+	for (k = 0; k < proc->nworkers; k++) {
+		struct veer_reload_msg *msg = veer_xcalloc(1, sizeof(*msg)), *prev;
+		msg->fds = veer_xmalloc((nl ? nl : 1) * sizeof(int));
+		for (i = 0; i < nl; i++)
+			msg->fds[i] = fds[i * proc->nworkers + k];
+		veer_config_ref(nc);
+		msg->config = nc;
+		/* A message the worker has not taken yet is superseded. */
+		prev = atomic_exchange(&proc->workers[k].pending, msg);
+		if (prev != NULL) {
+			for (i = 0; i < prev->config->nlisteners; i++)
+				if (prev->fds[i] >= 0)
+					close(prev->fds[i]);
+			if (veer_config_unref(prev->config))
+				veer_config_free(prev->config);
+			free(prev->fds);
+			free(prev);
+		}
+		veer_worker_post(&proc->workers[k], VEER_WCMD_RELOAD);
+	}
+	free(fds);
+	if (veer_config_unref(proc->config))
+		veer_config_free(proc->config);
+	proc->config = nc;
+	veer_log_set_level(nc->global.log_level);
+	proc->reloads_ok++;
+	veer_info("reload: generation %llu in force", (unsigned long long)nc->generation);
+	return VEER_OK;
+fail:
+	if (fds != NULL) {
+		for (i = 0; i < nl * proc->nworkers; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		free(fds);
+	}
+	if (nc != NULL && veer_config_unref(nc))
+		veer_config_free(nc);
+	proc->reloads_failed++;
+	return VEER_ERR;
+}
+
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct veer_process *proc = arg;
+	struct veer_errors errs = { 0 };
+	size_t i;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	veer_warn("SIGHUP: configuration reload is not supported yet; the running config stays");
+	if (proc->stop_requests > 0)
+		return;
+	if (veer_process_reload(proc, &errs) != VEER_OK) {
+		for (i = 0; i < errs.n; i++)
+			veer_err("%s", errs.lines[i]);
+		veer_err("reload failed: the running config (generation %llu) stays",
+			 (unsigned long long)proc->generation);
+	}
+	veer_errors_free(&errs);
+}
+
+void veer_process_free_config(struct veer_process *proc, struct veer_config *config)
+{
+	uint64_t one = 1;
+
+	/* Reload path only, never per request: a plain mutex is fine. */
+	pthread_mutex_lock(&proc->free_lock);
+	proc->to_free = veer_xrealloc(proc->to_free, (proc->nto_free + 1) * sizeof(*proc->to_free));
+	proc->to_free[proc->nto_free++] = config;
+	pthread_mutex_unlock(&proc->free_lock);
+	if (write(proc->done_fd, &one, sizeof(one)) < 0)
+		veer_warn("config free notification: %s", strerror(errno));
+}
+
+static void free_queued(struct veer_process *proc)
+{
+	size_t i, n;
+	struct veer_config **list;
+
+	pthread_mutex_lock(&proc->free_lock);
+	list = proc->to_free;
+	n = proc->nto_free;
+	proc->to_free = NULL;
+	proc->nto_free = 0;
+	pthread_mutex_unlock(&proc->free_lock);
+	for (i = 0; i < n; i++) {
+		veer_debug("generation %llu freed", (unsigned long long)list[i]->generation);
+		veer_config_free(list[i]);
+	}
+	free(list);
 }
 
 static void usr1_cb(evutil_socket_t sig, short what, void *arg)
@@ -75,6 +201,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
+	free_queued(proc);
 	if (atomic_load(&proc->workers_done) == proc->nworkers)
 		event_base_loopexit(proc->base, NULL);
 }
@@ -142,6 +269,7 @@ int veer_process_run(struct veer_process *proc)
 	}
 	for (k = 0; k < started; k++)
 		pthread_join(proc->workers[k].thread, NULL);
+	free_queued(proc);
 	if (rc == 0)
 		veer_info("stopped");
 out:
@@ -153,6 +281,7 @@ out:
 		proc->workers = NULL;
 	}
 	veer_listeners_close(proc);
+	free_queued(proc);
 	if (proc->sig_term) event_free(proc->sig_term);
 	if (proc->sig_int) event_free(proc->sig_int);
 	if (proc->sig_hup) event_free(proc->sig_hup);

@@ -47,7 +47,7 @@ static void up_write_cb(evutil_socket_t fd, short what, void *arg)
 			err = errno;
 		if (err != 0) {
 			veer_debug("upstream %s: connect failed: %s",
-				   u->pool->servers[u->server].addr.text, strerror(err));
+				   u->wp->conf->servers[u->server].addr.text, strerror(err));
 			veer_proxy_upstream_error(u, 502);
 			return;
 		}
@@ -82,7 +82,7 @@ static void up_timer_cb(evutil_socket_t fd, short what, void *arg)
 		veer_upstream_close(u);
 		break;
 	case VEER_US_CONNECTING:
-		veer_debug("upstream %s: connect timeout", u->pool->servers[u->server].addr.text);
+		veer_debug("upstream %s: connect timeout", u->wp->conf->servers[u->server].addr.text);
 		veer_proxy_upstream_error(u, 502);
 		break;
 	case VEER_US_ACTIVE:
@@ -93,9 +93,9 @@ static void up_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct veer_upstream *up_new(struct veer_worker *w, struct veer_pool_conf *pool,
-				    uint32_t sidx)
+static struct veer_upstream *up_new(struct veer_worker *w, struct veer_wpool *wp, uint32_t sidx)
 {
+	const struct veer_pool_conf *pool = wp->conf;
 	const struct veer_addr *a = &pool->servers[sidx].addr;
 	struct veer_upstream *u = NULL;
 	int fd, one = 1;
@@ -110,7 +110,8 @@ static struct veer_upstream *up_new(struct veer_worker *w, struct veer_pool_conf
 	u->magic = VEER_UPSTREAM_MAGIC;
 	u->fd = fd;
 	u->w = w;
-	u->pool = pool;
+	u->wp = wp;
+	veer_wpool_ref(wp);
 	u->server = sidx;
 	u->in = evbuffer_new();
 	u->out = evbuffer_new();
@@ -134,10 +135,10 @@ static struct veer_upstream *up_new(struct veer_worker *w, struct veer_pool_conf
 	return u;
 }
 
-struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_pool_conf *pool,
+struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_wpool *wp,
 					uint32_t sidx, bool fresh)
 {
-	struct veer_server_rt *srt = &w->pools[pool->index].servers[sidx];
+	struct veer_server_rt *srt = &wp->servers[sidx];
 	struct veer_upstream *u;
 
 	if (!fresh && (u = TAILQ_FIRST(&srt->idle)) != NULL) {
@@ -147,7 +148,7 @@ struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_pool_
 		u->state = VEER_US_ACTIVE;
 		u->reused = true;
 	} else {
-		u = up_new(w, pool, sidx);
+		u = up_new(w, wp, sidx);
 		if (u == NULL)
 			return NULL;
 	}
@@ -163,11 +164,14 @@ struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_pool_
 
 void veer_upstream_release(struct veer_upstream *u)
 {
-	struct veer_server_rt *srt = &u->w->pools[u->pool->index].servers[u->server];
+	struct veer_server_rt *srt = &u->wp->servers[u->server];
 
 	u->client = NULL;
 	u->requests++;
-	if (!u->keep_alive || u->w->stopping || srt->nidle >= u->pool->keepalive_max_idle ||
+	/* A pool retired by a reload takes no idle connections (those to
+	 * servers that stay were moved to the new pool at reload). */
+	if (!u->keep_alive || u->w->stopping || u->wp->retired ||
+	    srt->nidle >= u->wp->conf->keepalive_max_idle ||
 	    evbuffer_get_length(u->in) > 0 || evbuffer_get_length(u->out) > 0) {
 		veer_upstream_close(u);
 		return;
@@ -180,7 +184,7 @@ void veer_upstream_release(struct veer_upstream *u)
 	event_del(&u->wev);
 	TAILQ_INSERT_HEAD(&srt->idle, u, link);
 	srt->nidle++;
-	event_add(&u->timer, veer_worker_timeout(u->w, u->pool->keepalive_idle_timeout));
+	event_add(&u->timer, veer_worker_timeout(u->w, u->wp->conf->keepalive_idle_timeout));
 }
 
 void veer_upstream_close(struct veer_upstream *u)
@@ -188,7 +192,7 @@ void veer_upstream_close(struct veer_upstream *u)
 	if (u->state == VEER_US_CLOSED)
 		return;
 	if (u->state == VEER_US_IDLE) {
-		struct veer_server_rt *srt = &u->w->pools[u->pool->index].servers[u->server];
+		struct veer_server_rt *srt = &u->wp->servers[u->server];
 		TAILQ_REMOVE(&srt->idle, u, link);
 		srt->nidle--;
 	}
@@ -199,6 +203,8 @@ void veer_upstream_close(struct veer_upstream *u)
 	u->fd = -1;
 	u->client = NULL;
 	u->state = VEER_US_CLOSED;
+	veer_wpool_unref(u->w, u->wp);
+	u->wp = NULL;
 	TAILQ_INSERT_TAIL(&u->w->up_free, u, link);
 	veer_worker_schedule_gc(u->w);
 }

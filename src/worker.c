@@ -1,5 +1,6 @@
-/* veer — one worker thread: its event loop, listeners, connections and
- * upstream pools (see worker.h). */
+/* veer — one worker thread: its event loop, listening sockets, connections,
+ * upstream pools, and how it moves to a new config generation (see
+ * worker.h). */
 #include "veer/worker.h"
 #include "veer/common.h"
 #include "veer/log.h"
@@ -14,47 +15,268 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-/* What an accept callback needs: the worker and the listener's config. */
-struct listen_ctx {
-	struct veer_worker *w;
-	struct veer_listener_conf *lconf;
-};
+/* ---- generations -------------------------------------------------------- */
+
+static struct veer_gen *gen_new(struct veer_worker *w, struct veer_config *config)
+{
+	struct veer_gen *g = veer_xcalloc(1, sizeof(*g));
+
+	g->config = config; /* the caller's reference passes to g */
+	TAILQ_INSERT_TAIL(&w->gens, g, link);
+	return g;
+}
+
+struct veer_gen *veer_gen_pin(struct veer_gen *g)
+{
+	g->users++;
+	return g;
+}
+
+void veer_gen_unpin(struct veer_worker *w, struct veer_gen *g)
+{
+	if (--g->users > 0)
+		return;
+	TAILQ_REMOVE(&w->gens, g, link);
+	if (veer_config_unref(g->config))
+		veer_process_free_config(w->proc, g->config);
+	free(g);
+}
+
+/* ---- listening sockets -------------------------------------------------- */
+
+static void pause_accepting(struct veer_worker *w, bool pause)
+{
+	struct veer_lsock *ls;
+
+	TAILQ_FOREACH(ls, &w->lsocks, link) {
+		if (ls->ev == NULL)
+			continue;
+		if (pause)
+			evconnlistener_disable(ls->ev);
+		else
+			evconnlistener_enable(ls->ev);
+	}
+	w->accept_paused = pause;
+}
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
-	struct listen_ctx *ctx = arg;
-	struct veer_worker *w = ctx->w;
-	size_t i;
+	struct veer_lsock *ls = arg;
+	struct veer_worker *w = ls->w;
 
 	(void)l;
-	if (w->stopping || w->nclients >= w->max_clients) {
+	if (w->stopping || ls->retired || w->nclients >= w->max_clients) {
 		close(fd);
 		return;
 	}
-	veer_client_accept(w, ctx->lconf, fd, sa, salen);
-	if (w->nclients >= w->max_clients && !w->accept_paused) {
-		/* global.max_connections: leave further connections in the
-		 * kernel's backlog until one of ours closes. */
-		for (i = 0; i < w->nlisteners; i++)
-			evconnlistener_disable(w->listeners[i]);
-		w->accept_paused = true;
-	}
+	veer_client_accept(w, ls, fd, sa, salen);
+	/* global.max_connections: leave further connections in the kernel's
+	 * backlog until one of ours closes. */
+	if (w->nclients >= w->max_clients && !w->accept_paused)
+		pause_accepting(w, true);
 }
 
-void veer_worker_client_closed(struct veer_worker *w)
+static struct veer_lsock *lsock_new(struct veer_worker *w, struct veer_gen *g,
+				    struct veer_listener_conf *conf, int fd)
 {
-	size_t i;
+	struct veer_lsock *ls = veer_xcalloc(1, sizeof(*ls));
 
-	w->nclients--;
-	if (w->accept_paused && !w->stopping && w->nclients < w->max_clients) {
-		for (i = 0; i < w->nlisteners; i++)
-			evconnlistener_enable(w->listeners[i]);
-		w->accept_paused = false;
+	ls->w = w;
+	ls->name = veer_xstrdup(conf->name);
+	snprintf(ls->addr, sizeof(ls->addr), "%s", conf->addr.text);
+	ls->conf = conf;
+	ls->gen = veer_gen_pin(g);
+	ls->ev = evconnlistener_new(w->base, accept_cb, ls, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (ls->ev == NULL) {
+		veer_err("worker %u: listener %s: %s", w->id, conf->name, strerror(errno));
+		close(fd);
+	} else if (w->accept_paused || w->stopping) {
+		evconnlistener_disable(ls->ev);
 	}
+	TAILQ_INSERT_TAIL(&w->lsocks, ls, link);
+	return ls;
+}
+
+static void lsock_free(struct veer_worker *w, struct veer_lsock *ls)
+{
+	TAILQ_REMOVE(&w->lsocks, ls, link);
+	if (ls->ev != NULL)
+		evconnlistener_free(ls->ev);
+	veer_gen_unpin(w, ls->gen);
+	free(ls->name);
+	free(ls);
+}
+
+/* Stop accepting on LS; it goes away with its last connection. */
+static void lsock_retire(struct veer_worker *w, struct veer_lsock *ls)
+{
+	struct veer_client *c, *next;
+
+	ls->retired = true;
+	if (ls->ev != NULL) {
+		evconnlistener_free(ls->ev);
+		ls->ev = NULL;
+	}
+	ls->nclients++; /* the loop below must not free LS under it */
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->lsock == ls)
+			veer_client_shutdown(c);
+	}
+	if (--ls->nclients == 0)
+		lsock_free(w, ls);
+}
+
+void veer_worker_client_closed(struct veer_worker *w, struct veer_lsock *ls)
+{
+	w->nclients--;
+	if (--ls->nclients == 0 && ls->retired)
+		lsock_free(w, ls);
+	if (w->accept_paused && !w->stopping && w->nclients < w->max_clients)
+		pause_accepting(w, false);
 	if (w->stopping && w->nclients == 0)
 		event_base_loopexit(w->base, NULL);
 }
+
+/* ---- upstream pools ----------------------------------------------------- */
+
+static struct veer_wpool *wpool_new(struct veer_worker *w, struct veer_gen *g,
+				    struct veer_pool_conf *conf)
+{
+	struct veer_wpool *wp = veer_xcalloc(1, sizeof(*wp));
+	size_t k;
+
+	wp->conf = conf;
+	wp->gen = veer_gen_pin(g);
+	wp->refs = 1; /* current */
+	wp->nservers = conf->nservers;
+	veer_balance_state_init(&wp->bal, conf, veer_rand_next(&w->rng));
+	wp->servers = veer_xcalloc(conf->nservers ? conf->nservers : 1, sizeof(*wp->servers));
+	for (k = 0; k < conf->nservers; k++)
+		TAILQ_INIT(&wp->servers[k].idle);
+	TAILQ_INSERT_TAIL(&w->wpools, wp, link);
+	return wp;
+}
+
+void veer_wpool_ref(struct veer_wpool *wp)
+{
+	wp->refs++;
+}
+
+void veer_wpool_unref(struct veer_worker *w, struct veer_wpool *wp)
+{
+	if (--wp->refs > 0)
+		return;
+	TAILQ_REMOVE(&w->wpools, wp, link);
+	veer_balance_state_fini(&wp->bal);
+	free(wp->servers);
+	veer_gen_unpin(w, wp->gen);
+	free(wp);
+}
+
+static void close_idle(struct veer_wpool *wp)
+{
+	size_t k;
+
+	for (k = 0; k < wp->nservers; k++) {
+		struct veer_upstream *u;
+		while ((u = TAILQ_FIRST(&wp->servers[k].idle)) != NULL)
+			veer_upstream_close(u);
+	}
+}
+
+static bool same_servers(const struct veer_pool_conf *a, const struct veer_pool_conf *b)
+{
+	size_t k;
+
+	if (a->nservers != b->nservers)
+		return false;
+	for (k = 0; k < a->nservers; k++)
+		if (strcmp(a->servers[k].addr.text, b->servers[k].addr.text) != 0)
+			return false;
+	return true;
+}
+
+struct veer_wpool *veer_worker_wpool(struct veer_worker *w, struct veer_gen *g,
+				     const struct veer_pool_conf *pool)
+{
+	size_t i;
+
+	if (VEER_LIKELY(g == w->cur))
+		return w->pool_map[pool->index];
+	/* A request of an older generation (rare: it started just before a
+	 * reload): the pool of the same name now. */
+	for (i = 0; i < w->cur->config->npools; i++)
+		if (strcmp(w->cur->config->pools[i].name, pool->name) == 0)
+			return w->pool_map[i];
+	return NULL;
+}
+
+/* The pool map for W's current generation: keep each wpool whose name and
+ * server list stay, build the others (moving idle connections to servers
+ * that stay), retire the rest. */
+static void build_pools(struct veer_worker *w, struct veer_wpool **old_map, size_t nold)
+{
+	struct veer_config *cfg = w->cur->config;
+	struct veer_wpool **map = veer_xcalloc(cfg->npools ? cfg->npools : 1, sizeof(*map));
+	bool *kept = veer_xcalloc(nold ? nold : 1, sizeof(*kept));
+	size_t i, j, k;
+
+	for (i = 0; i < cfg->npools; i++) {
+		struct veer_pool_conf *pc = &cfg->pools[i];
+		struct veer_wpool *old = NULL;
+		for (j = 0; j < nold; j++) {
+			if (!kept[j] && strcmp(old_map[j]->conf->name, pc->name) == 0) {
+				old = old_map[j];
+				break;
+			}
+		}
+		if (old != NULL && same_servers(old->conf, pc)) {
+			/* Same servers: same balancer state and pools. */
+			kept[j] = true;
+			veer_gen_unpin(w, old->gen);
+			old->gen = veer_gen_pin(w->cur);
+			old->conf = pc;
+			map[i] = old;
+			continue;
+		}
+		map[i] = wpool_new(w, w->cur, pc);
+		if (old == NULL)
+			continue;
+		/* Idle connections to servers that stay carry over. */
+		for (k = 0; k < pc->nservers; k++) {
+			size_t s;
+			for (s = 0; s < old->nservers; s++) {
+				struct veer_upstream *u;
+				if (strcmp(old->conf->servers[s].addr.text, pc->servers[k].addr.text) != 0)
+					continue;
+				while ((u = TAILQ_LAST(&old->servers[s].idle, veer_upstream_list)) != NULL) {
+					TAILQ_REMOVE(&old->servers[s].idle, u, link);
+					old->servers[s].nidle--;
+					TAILQ_INSERT_HEAD(&map[i]->servers[k].idle, u, link);
+					map[i]->servers[k].nidle++;
+					u->wp = map[i];
+					u->server = (uint32_t)k;
+					veer_wpool_ref(map[i]);
+					veer_wpool_unref(w, old);
+				}
+			}
+		}
+	}
+	for (j = 0; j < nold; j++) {
+		if (kept[j])
+			continue;
+		old_map[j]->retired = true;
+		close_idle(old_map[j]);
+		veer_wpool_unref(w, old_map[j]); /* no longer current */
+	}
+	free(kept);
+	free(old_map);
+	w->pool_map = map;
+}
+
+/* ---- loop plumbing ------------------------------------------------------ */
 
 static void gc_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -101,9 +323,75 @@ const struct timeval *veer_worker_timeout(struct veer_worker *w, veer_ms_t ms)
 	return w->timeouts[w->ntimeouts++].tv;
 }
 
+static uint32_t share_of(const struct veer_config *cfg, unsigned nworkers)
+{
+	return (cfg->global.max_connections + nworkers - 1) / nworkers;
+}
+
+/* Move to the generation in MSG (run in the worker's thread). */
+static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
+{
+	struct veer_config *cfg = msg->config;
+	struct veer_gen *old = w->cur;
+	struct veer_lsock *ls, *next;
+	bool *seen;
+	size_t i;
+
+	w->cur = veer_gen_pin(gen_new(w, cfg));
+	/* Listening sockets that stay are never closed or re-bound. */
+	seen = veer_xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*seen));
+	for (ls = TAILQ_FIRST(&w->lsocks); ls != NULL; ls = next) {
+		next = TAILQ_NEXT(ls, link);
+		if (ls->retired)
+			continue;
+		for (i = 0; i < cfg->nlisteners; i++) {
+			if (!seen[i] && msg->fds[i] < 0 && strcmp(cfg->listeners[i].name, ls->name) == 0 &&
+			    strcmp(cfg->listeners[i].addr.text, ls->addr) == 0)
+				break;
+		}
+		if (i == cfg->nlisteners) {
+			lsock_retire(w, ls);
+			continue;
+		}
+		seen[i] = true;
+		ls->conf = &cfg->listeners[i];
+		veer_gen_unpin(w, ls->gen);
+		ls->gen = veer_gen_pin(w->cur);
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if (msg->fds[i] >= 0) {
+			lsock_new(w, w->cur, &cfg->listeners[i], msg->fds[i]);
+			msg->fds[i] = -1;
+		}
+	}
+	free(seen);
+	build_pools(w, w->pool_map, old->config->npools);
+	w->max_clients = share_of(cfg, w->proc->nworkers);
+	if (w->accept_paused && w->nclients < w->max_clients)
+		pause_accepting(w, false);
+	veer_gen_unpin(w, old); /* no longer current */
+	veer_debug("worker %u: generation %llu", w->id, (unsigned long long)cfg->generation);
+}
+
+static void free_msg(struct veer_reload_msg *msg, struct veer_process *proc, size_t nfds)
+{
+	size_t i;
+
+	if (msg == NULL)
+		return;
+	for (i = 0; i < nfds; i++)
+		if (msg->fds[i] >= 0)
+			close(msg->fds[i]);
+	if (msg->config != NULL && veer_config_unref(msg->config))
+		veer_process_free_config(proc, msg->config);
+	free(msg->fds);
+	free(msg);
+}
+
 static void cmd_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct veer_worker *w = arg;
+	struct veer_reload_msg *msg;
 	uint64_t v;
 	unsigned cmd;
 
@@ -114,6 +402,14 @@ static void cmd_cb(evutil_socket_t fd, short what, void *arg)
 	if (cmd & VEER_WCMD_FORCE) {
 		event_base_loopbreak(w->base);
 		return;
+	}
+	if ((cmd & VEER_WCMD_RELOAD) && (msg = atomic_exchange(&w->pending, NULL)) != NULL) {
+		size_t n = msg->config->nlisteners;
+		if (!w->stopping) {
+			apply_reload(w, msg);
+			msg->config = NULL; /* its reference went to the new generation */
+		}
+		free_msg(msg, w->proc, n);
 	}
 	if (cmd & VEER_WCMD_STOP)
 		veer_worker_stop(w);
@@ -141,6 +437,9 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 	w->id = id;
 	w->proc = proc;
 	w->cmd_fd = -1;
+	TAILQ_INIT(&w->gens);
+	TAILQ_INIT(&w->lsocks);
+	TAILQ_INIT(&w->wpools);
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->to_free);
 	TAILQ_INIT(&w->up_free);
@@ -162,36 +461,19 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 		goto out;
 	event_add(w->cmd_ev, NULL);
 
-	veer_config_ref(cfg);
-	w->config = cfg;
-	w->max_clients = (cfg->global.max_connections + proc->nworkers - 1) / proc->nworkers;
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, (int)id + 1, sizeof(rnd));
 	memcpy(&w->rng, rnd, sizeof(w->rng));
+	w->rng |= 1;
 	for (i = 0; i < 8; i++)
 		snprintf(w->id_prefix + 2 * i, 3, "%02x", rnd[8 + i]);
 
-	w->pools = veer_xcalloc(cfg->npools, sizeof(*w->pools));
-	for (i = 0; i < cfg->npools; i++) {
-		struct veer_pool_rt *rt = &w->pools[i];
-		size_t k;
-		veer_balance_state_init(&rt->bal, &cfg->pools[i], veer_rand_next(&w->rng));
-		rt->servers = veer_xcalloc(cfg->pools[i].nservers, sizeof(*rt->servers));
-		for (k = 0; k < cfg->pools[i].nservers; k++)
-			TAILQ_INIT(&rt->servers[k].idle);
-	}
-
-	w->nlisteners = cfg->nlisteners;
-	w->listeners = veer_xcalloc(cfg->nlisteners, sizeof(*w->listeners));
-	w->listen_ctx = veer_xcalloc(cfg->nlisteners, sizeof(struct listen_ctx));
+	veer_config_ref(cfg);
+	w->cur = veer_gen_pin(gen_new(w, cfg));
+	w->max_clients = share_of(cfg, proc->nworkers);
+	build_pools(w, NULL, 0);
 	for (i = 0; i < cfg->nlisteners; i++) {
-		struct listen_ctx *ctx = &((struct listen_ctx *)w->listen_ctx)[i];
-		ctx->w = w;
-		ctx->lconf = &cfg->listeners[i];
-		w->listeners[i] = evconnlistener_new(w->base, accept_cb, ctx, LEV_OPT_CLOSE_ON_FREE,
-						     -1, fds[i]);
-		if (w->listeners[i] == NULL)
-			goto out;
+		lsock_new(w, w->cur, &cfg->listeners[i], fds[i]);
 		fds[i] = -1; /* owned by the listener now */
 	}
 	rc = VEER_OK;
@@ -201,37 +483,23 @@ out:
 	return rc;
 }
 
-static void close_idle_upstreams(struct veer_worker *w)
-{
-	size_t i, k;
-
-	if (w->pools == NULL)
-		return;
-	for (i = 0; i < w->config->npools; i++) {
-		struct veer_pool_rt *rt = &w->pools[i];
-		for (k = 0; k < w->config->pools[i].nservers; k++) {
-			struct veer_upstream *u;
-			while ((u = TAILQ_FIRST(&rt->servers[k].idle)) != NULL)
-				veer_upstream_close(u);
-		}
-	}
-}
-
 void veer_worker_stop(struct veer_worker *w)
 {
 	struct veer_client *c, *next;
+	struct veer_lsock *ls;
 	size_t i;
 
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	for (i = 0; i < w->nlisteners; i++) {
-		if (w->listeners[i] != NULL) {
-			evconnlistener_free(w->listeners[i]);
-			w->listeners[i] = NULL;
+	TAILQ_FOREACH(ls, &w->lsocks, link) {
+		if (ls->ev != NULL) {
+			evconnlistener_free(ls->ev);
+			ls->ev = NULL;
 		}
 	}
-	close_idle_upstreams(w);
+	for (i = 0; i < w->cur->config->npools; i++)
+		close_idle(w->pool_map[i]);
 	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
 		veer_client_shutdown(c);
@@ -242,27 +510,32 @@ void veer_worker_stop(struct veer_worker *w)
 
 void veer_worker_fini(struct veer_worker *w)
 {
+	struct veer_reload_msg *msg;
 	struct veer_client *c;
+	struct veer_lsock *ls;
+	struct veer_wpool *wp;
 	size_t i;
 
 	/* Whatever is still open after the loop ended is closed now. */
 	while ((c = TAILQ_FIRST(&w->clients)) != NULL)
 		veer_client_close(c);
-	close_idle_upstreams(w);
+	if ((msg = atomic_exchange(&w->pending, NULL)) != NULL)
+		free_msg(msg, w->proc, msg->config->nlisteners);
+	TAILQ_FOREACH(wp, &w->wpools, link)
+		close_idle(wp);
 	if (w->gc_ev != NULL)
 		gc_cb(-1, 0, w);
-	for (i = 0; i < w->nlisteners; i++)
-		if (w->listeners != NULL && w->listeners[i] != NULL)
-			evconnlistener_free(w->listeners[i]);
-	free(w->listeners);
-	free(w->listen_ctx);
-	if (w->pools != NULL) {
-		for (i = 0; i < w->config->npools; i++) {
-			veer_balance_state_fini(&w->pools[i].bal);
-			free(w->pools[i].servers);
-		}
-		free(w->pools);
+	if (w->cur != NULL) {
+		for (i = 0; i < w->cur->config->npools; i++)
+			veer_wpool_unref(w, w->pool_map[i]);
+		free(w->pool_map);
+		w->pool_map = NULL;
 	}
+	while ((ls = TAILQ_FIRST(&w->lsocks)) != NULL)
+		lsock_free(w, ls);
+	if (w->cur != NULL)
+		veer_gen_unpin(w, w->cur);
+	w->cur = NULL;
 	if (w->cmd_ev != NULL)
 		event_free(w->cmd_ev);
 	if (w->gc_ev != NULL)
@@ -271,8 +544,6 @@ void veer_worker_fini(struct veer_worker *w)
 		close(w->cmd_fd);
 	if (w->base != NULL)
 		event_base_free(w->base);
-	if (w->config != NULL && veer_config_unref(w->config))
-		veer_config_free(w->config);
 	w->magic = 0;
 }
 

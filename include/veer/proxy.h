@@ -65,8 +65,8 @@ struct veer_upstream {
 	llhttp_t parser;
 	struct veer_msg resp;
 	struct veer_hdr hdrs[128];
-	struct veer_pool_conf *pool; /* generation pinned by the client */
-	uint32_t server;             /* index in pool->servers */
+	struct veer_wpool *wp;       /* its pool (one reference); wp->conf is its config */
+	uint32_t server;             /* index in wp->conf->servers */
 	bool reused;        /* came from the keep-alive pool */
 	bool head_done;     /* response head forwarded to the client */
 	bool read_paused;   /* back-pressure: client output is full */
@@ -81,8 +81,10 @@ struct veer_client {
 	enum veer_client_state state;
 	int fd;
 	struct veer_worker *w;
-	struct veer_listener_conf *lconf;
-	struct veer_config *config; /* generation pinned for the current request */
+	struct veer_lsock *lsock;   /* the listening socket it came from */
+	struct veer_listener_conf *lconf; /* lsock->conf when the request started */
+	struct veer_gen *gen;       /* generation pinned by the current request, or NULL */
+	uint32_t max_hdrs;          /* entries in hdrs */
 	struct event rev, wev, timer;
 	struct evbuffer *in, *out;
 	llhttp_t parser;
@@ -108,8 +110,8 @@ struct veer_client {
 	TAILQ_ENTRY(veer_client) link;
 };
 
-/* Take over accepted socket FD from LCONF's listener (NULL on worker stop). */
-void veer_client_accept(struct veer_worker *w, struct veer_listener_conf *lconf, int fd,
+/* Take over accepted socket FD from listening socket LS. */
+void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 			const struct sockaddr *sa, int salen);
 
 /* Close a client connection now (marks it, frees later). */
@@ -125,9 +127,10 @@ void veer_upstream_free(struct veer_upstream *u);
 
 /* Upstream side (upstream.c). */
 
-/* A connection to server SIDX of POOL: an idle pooled one, else a new
- * non-blocking connect.  NULL when the socket cannot even be created. */
-struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_pool_conf *pool,
+/* A connection to server SIDX of WP: an idle pooled one (unless FRESH),
+ * else a new non-blocking connect.  It holds a reference to WP.  NULL when
+ * the socket cannot even be created. */
+struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_wpool *wp,
 					uint32_t sidx, bool fresh);
 /* Return U to its server's idle pool (or close it when the pool is full). */
 void veer_upstream_release(struct veer_upstream *u);

@@ -3,9 +3,22 @@
  * A worker owns an event_base, its own SO_REUSEPORT listening sockets, its
  * client connections and its upstream keep-alive pools.  Nothing it touches
  * on the request path is shared with another worker, so nothing takes a
- * lock.  The control loop (main thread) talks to workers only by posting
- * callbacks into their event_base (event_base_once, thread-safe once
- * evthread_use_pthreads() ran).
+ * lock.  The control loop (main thread) talks to workers only through an
+ * eventfd per worker and a few atomics (veer_worker_post): worker bases are
+ * created without locks.
+ *
+ * Config generations (reload).  Each worker sees a generation through a
+ * struct veer_gen, which holds one reference to the shared immutable config
+ * and counts, worker-locally and without atomics, what pins it: being the
+ * worker's current generation, each request in flight, each listening socket
+ * and each upstream pool built from it.  When the count drops to zero the
+ * worker drops its reference; the last reference of all queues the config
+ * for the control loop to free.
+ *
+ * Runtime state by name.  Listening sockets (struct veer_lsock) and upstream
+ * pools (struct veer_wpool) outlive generations: a reload that keeps a
+ * listener's name and address keeps its socket, and one that keeps a pool's
+ * name and server list keeps its balancer state and idle connections.
  */
 #ifndef VEER_WORKER_H
 #define VEER_WORKER_H
@@ -25,8 +38,9 @@
 #define VEER_WORKER_MAGIC 0x5657524bu /* "VWRK" */
 
 /* Commands the control loop posts to a worker (bits of veer_worker.cmd). */
-#define VEER_WCMD_STOP 1u  /* graceful stop */
-#define VEER_WCMD_FORCE 2u /* stop now */
+#define VEER_WCMD_STOP 1u   /* graceful stop */
+#define VEER_WCMD_FORCE 2u  /* stop now */
+#define VEER_WCMD_RELOAD 4u /* take veer_worker.pending */
 
 struct veer_client;
 struct veer_upstream;
@@ -34,16 +48,52 @@ struct veer_upstream;
 TAILQ_HEAD(veer_client_list, veer_client);
 TAILQ_HEAD(veer_upstream_list, veer_upstream);
 
+/* A config generation as one worker sees it (see above). */
+struct veer_gen {
+	struct veer_config *config; /* one reference, held by this worker */
+	uint32_t users;             /* worker-local pins */
+	TAILQ_ENTRY(veer_gen) link;
+};
+TAILQ_HEAD(veer_gen_list, veer_gen);
+
+/* A listening socket of this worker, for one listener name and address. */
+struct veer_lsock {
+	struct veer_worker *w;
+	char *name;
+	char addr[80];                 /* the configured address text */
+	struct evconnlistener *ev;     /* NULL once retired */
+	struct veer_listener_conf *conf; /* in gen's config */
+	struct veer_gen *gen;          /* pinned */
+	uint32_t nclients;
+	bool retired;                  /* removed by a reload: no more accepts */
+	TAILQ_ENTRY(veer_lsock) link;
+};
+TAILQ_HEAD(veer_lsock_list, veer_lsock);
+
 /* Per worker, per server: idle keep-alive connections (most recent first). */
 struct veer_server_rt {
 	struct veer_upstream_list idle;
 	uint32_t nidle;
 };
 
-/* Per worker, per pool runtime state. */
-struct veer_pool_rt {
+/* Per worker, per pool: balancer state and keep-alive pools, for one pool
+ * name and server list.  Kept across reloads that keep both. */
+struct veer_wpool {
+	struct veer_pool_conf *conf;   /* in gen's config */
+	struct veer_gen *gen;          /* pinned */
 	struct veer_balance_state bal;
-	struct veer_server_rt *servers; /* nservers entries */
+	struct veer_server_rt *servers; /* conf->nservers entries */
+	size_t nservers;
+	uint32_t refs;                 /* 1 while current + one per upstream connection */
+	bool retired;
+	TAILQ_ENTRY(veer_wpool) link;
+};
+TAILQ_HEAD(veer_wpool_list, veer_wpool);
+
+/* What the control loop hands a worker on reload. */
+struct veer_reload_msg {
+	struct veer_config *config; /* one reference, passed to the worker */
+	int *fds;                   /* per new listener: a new socket, or -1 (keep) */
 };
 
 /* A common-timeout timeval cached per duration (libevent keeps one queue per
@@ -59,41 +109,49 @@ struct veer_worker {
 	struct veer_process *proc;
 	struct event_base *base;
 	pthread_t thread;
-	struct veer_config *config;   /* this worker's reference */
-	struct evconnlistener **listeners; /* one per config listener */
-	void *listen_ctx;             /* accept callback contexts, one per listener */
-	size_t nlisteners;
-	struct veer_pool_rt *pools;   /* one per config pool */
+	struct veer_gen *cur;          /* current generation (pinned) */
+	struct veer_gen_list gens;     /* every generation still pinned */
+	struct veer_lsock_list lsocks;
+	struct veer_wpool_list wpools; /* current and retired */
+	struct veer_wpool **pool_map;  /* cur config pool index -> wpool */
 	struct veer_client_list clients;
 	uint32_t nclients;
-	uint32_t max_clients;         /* this worker's share of max_connections */
+	uint32_t max_clients;          /* this worker's share of max_connections */
 	bool accept_paused;
 	bool stopping;
 	struct veer_client_list to_free; /* closed clients, freed from the loop */
 	struct veer_upstream_list up_free;
 	struct event *gc_ev;
-	atomic_uint cmd;              /* VEER_WCMD_* posted by the control loop */
-	int cmd_fd;                   /* eventfd that wakes the loop for cmd */
+	atomic_uint cmd;               /* VEER_WCMD_* posted by the control loop */
+	_Atomic(struct veer_reload_msg *) pending; /* VEER_WCMD_RELOAD's message */
+	int cmd_fd;                    /* eventfd that wakes the loop for cmd */
 	struct event *cmd_ev;
 	struct veer_timeout_slot timeouts[32];
 	size_t ntimeouts;
-	struct timeval plain_tv;      /* beyond the slots: a plain (heap) timeout */
+	struct timeval plain_tv;       /* beyond the slots: a plain (heap) timeout */
 	uint64_t rng;
 	uint64_t req_seq;
-	char id_prefix[17]; /* random per worker: request ids are unique */
+	char id_prefix[17];            /* random per worker: request ids are unique */
 };
 
 /* The whole process: config, workers, control loop. */
 struct veer_process {
 	struct event_base *base; /* control loop */
-	struct veer_config *config;
+	const char *config_path;
+	struct veer_config *config; /* the current generation (control's reference) */
+	uint64_t generation;
+	uint64_t reloads_ok, reloads_failed;
 	struct veer_worker *workers;
 	unsigned nworkers;
-	int **listen_fds; /* [worker][listener] */
+	int **listen_fds; /* [worker][listener] at start */
+	size_t nlisten_fds;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *done_ev;
-	int done_fd;                 /* eventfd: a worker's loop ended */
+	int done_fd;                 /* eventfd: a worker's loop ended, or configs to free */
 	unsigned stop_requests;
 	atomic_uint workers_done;
+	pthread_mutex_t free_lock;   /* guards to_free: reload path only */
+	struct veer_config **to_free;
+	size_t nto_free;
 	int exit_code;
 };
 
@@ -101,12 +159,21 @@ struct veer_process {
  * from the OS for all workers), log "listener NAME on ADDR:PORT". */
 int veer_listeners_bind(struct veer_process *proc);
 
+/* Bind listener L for NWORKERS workers into FDS[k] (port 0: one port for
+ * all).  VEER_OK, or VEER_ERR with nothing left open. */
+int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers, int *fds);
+
 /* Close sockets not handed to a worker and free the table. */
 void veer_listeners_close(struct veer_process *proc);
 
 /* Start the workers' threads with proc->config, run the control loop until
  * a graceful stop finishes; returns the exit code. */
 int veer_process_run(struct veer_process *proc);
+
+/* Reload proc->config_path: on success every worker switches to the new
+ * generation for new requests; on failure nothing changes.  ERRS gets the
+ * error lines (the caller frees it).  VEER_OK or VEER_ERR. */
+int veer_process_reload(struct veer_process *proc, struct veer_errors *errs);
 
 /* Worker-side: set up (before the thread starts) and tear down. */
 int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned id, int *fds);
@@ -125,10 +192,25 @@ const struct timeval *veer_worker_timeout(struct veer_worker *w, veer_ms_t ms);
 /* Queue the garbage collection pass (frees closed connections). */
 void veer_worker_schedule_gc(struct veer_worker *w);
 
-/* Accepting pauses at max_clients and resumes below it. */
-void veer_worker_client_closed(struct veer_worker *w);
+/* A client of LS closed: accepting resumes below max_clients, a retired
+ * socket goes away with its last client. */
+void veer_worker_client_closed(struct veer_worker *w, struct veer_lsock *ls);
+
+/* Generation pins (worker thread only). */
+struct veer_gen *veer_gen_pin(struct veer_gen *g);
+void veer_gen_unpin(struct veer_worker *w, struct veer_gen *g);
+
+/* The wpool serving POOL (a pool of generation G) now, or NULL when the
+ * current generation has no pool of that name. */
+struct veer_wpool *veer_worker_wpool(struct veer_worker *w, struct veer_gen *g,
+				     const struct veer_pool_conf *pool);
+void veer_wpool_ref(struct veer_wpool *wp);
+void veer_wpool_unref(struct veer_worker *w, struct veer_wpool *wp);
 
 /* Called when a worker's loop ended (from its thread). */
 void veer_process_worker_done(struct veer_process *proc);
+
+/* A worker dropped the last reference to CONFIG: the control loop frees it. */
+void veer_process_free_config(struct veer_process *proc, struct veer_config *config);
 
 #endif
