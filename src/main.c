@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	proc.config = cfg; /* the process owns the reference from here */
 	pthread_mutex_init(&proc.free_lock, NULL);
 	proc.nworkers = cfg->global.workers;
-	cfg->generation = 1;
+	cfg->generation = proc.generation = 1;
 	if (veer_listeners_bind(&proc) != VEER_OK ||
 	    drop_privileges(cfg->global.user) != VEER_OK) {
 		veer_listeners_close(&proc);

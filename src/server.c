@@ -2,6 +2,7 @@
  * stops gracefully. */
 #include "veer/common.h"
 #include "veer/log.h"
+#include "veer/notify.h"
 #include "veer/worker.h"
 
 #include <errno.h>
@@ -42,6 +43,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	veer_info("signal %d: graceful stop (drain_timeout %llums)", (int)sig,
 		  (unsigned long long)proc->config->global.drain_timeout);
+	veer_notify_stopping();
 	post_all(proc, VEER_WCMD_STOP);
 	tv.tv_sec = (time_t)(proc->config->global.drain_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(proc->config->global.drain_timeout % 1000) * 1000;
@@ -142,12 +144,14 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (proc->stop_requests > 0)
 		return;
+	veer_notify_reloading();
 	if (veer_process_reload(proc, &errs) != VEER_OK) {
 		for (i = 0; i < errs.n; i++)
 			veer_err("%s", errs.lines[i]);
 		veer_err("reload failed: the running config (generation %llu) stays",
 			 (unsigned long long)proc->generation);
 	}
+	veer_notify_ready(proc->generation);
 	veer_errors_free(&errs);
 }
 
@@ -262,6 +266,7 @@ int veer_process_run(struct veer_process *proc)
 	if (started == proc->nworkers) {
 		veer_info("veer %s ready: %u worker%s, pid %d", VEER_VERSION, proc->nworkers,
 			  proc->nworkers == 1 ? "" : "s", (int)getpid());
+		veer_notify_ready(proc->generation);
 		event_base_dispatch(proc->base);
 		rc = 0;
 	} else {

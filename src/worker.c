@@ -328,12 +328,36 @@ static uint32_t share_of(const struct veer_config *cfg, unsigned nworkers)
 	return (cfg->global.max_connections + nworkers - 1) / nworkers;
 }
 
+/* drain_timeout after a reload: requests still on an older generation
+ * (long downloads, WebSocket tunnels) are closed, so old generations are
+ * freed within a bound. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_worker *w = arg;
+	struct veer_client *c, *next;
+	unsigned n = 0;
+
+	(void)fd;
+	(void)what;
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->gen != NULL && c->gen != w->cur) {
+			veer_client_close(c);
+			n++;
+		}
+	}
+	if (n > 0)
+		veer_warn("worker %u: drain_timeout: closed %u connection%s still on an older config",
+			  w->id, n, n == 1 ? "" : "s");
+}
+
 /* Move to the generation in MSG (run in the worker's thread). */
 static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
 {
 	struct veer_config *cfg = msg->config;
 	struct veer_gen *old = w->cur;
 	struct veer_lsock *ls, *next;
+	struct timeval tv;
 	bool *seen;
 	size_t i;
 
@@ -370,6 +394,9 @@ static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
 	if (w->accept_paused && w->nclients < w->max_clients)
 		pause_accepting(w, false);
 	veer_gen_unpin(w, old); /* no longer current */
+	tv.tv_sec = (time_t)(cfg->global.drain_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(cfg->global.drain_timeout % 1000) * 1000;
+	event_add(w->drain_ev, &tv);
 	veer_debug("worker %u: generation %llu", w->id, (unsigned long long)cfg->generation);
 }
 
@@ -457,7 +484,8 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 		goto out;
 	w->cmd_ev = event_new(w->base, w->cmd_fd, EV_READ | EV_PERSIST, cmd_cb, w);
 	w->gc_ev = event_new(w->base, -1, 0, gc_cb, w);
-	if (w->cmd_ev == NULL || w->gc_ev == NULL)
+	w->drain_ev = evtimer_new(w->base, drain_cb, w);
+	if (w->cmd_ev == NULL || w->gc_ev == NULL || w->drain_ev == NULL)
 		goto out;
 	event_add(w->cmd_ev, NULL);
 
@@ -540,6 +568,8 @@ void veer_worker_fini(struct veer_worker *w)
 		event_free(w->cmd_ev);
 	if (w->gc_ev != NULL)
 		event_free(w->gc_ev);
+	if (w->drain_ev != NULL)
+		event_free(w->drain_ev);
 	if (w->cmd_fd >= 0)
 		close(w->cmd_fd);
 	if (w->base != NULL)

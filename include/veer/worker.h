@@ -122,6 +122,7 @@ struct veer_worker {
 	struct veer_client_list to_free; /* closed clients, freed from the loop */
 	struct veer_upstream_list up_free;
 	struct event *gc_ev;
+	struct event *drain_ev;        /* drain_timeout after a reload */
 	atomic_uint cmd;               /* VEER_WCMD_* posted by the control loop */
 	_Atomic(struct veer_reload_msg *) pending; /* VEER_WCMD_RELOAD's message */
 	int cmd_fd;                    /* eventfd that wakes the loop for cmd */

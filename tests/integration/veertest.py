@@ -1088,6 +1088,97 @@ class Veer:
             self.proc.wait(5)
         _live.discard(self.proc)
 
+    # reload ------------------------------------------------------------------
+    def error_log(self):
+        """The error log (stderr) alone: reload() measures offsets in it."""
+        try:
+            with open(self.err_path, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return ''
+
+    def write_config(self, config):
+        """Replace the config file with CONFIG (dedented) the way a deploy
+        pipeline does: a new file renamed over the old one."""
+        self.config = textwrap.dedent(config).lstrip('\n')
+        tmp = self.config_path + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write(self.config)
+        os.replace(tmp, self.config_path)
+
+    def wait_ready(self, timeout=STARTUP_TIMEOUT):
+        """Wait for the 'ready' line: signal handlers are in place only from
+        then on (the listener lines come earlier)."""
+        wait_until(lambda: READY_RE.search(self.error_log()) or not self.alive(), timeout,
+                   msg=lambda: 'veer logged no ready line within %.0fs\n%s'
+                   % (timeout, self.log_tail()))
+        if not self.alive():
+            raise AssertionError('veer exited (%r) before it was ready\n%s'
+                                 % (self.proc.poll(), self.log_tail()))
+
+    def reload(self, config=None, timeout=10.0):
+        """Rewrite the config file with CONFIG (when given), send SIGHUP and
+        wait for the outcome line: 'reload: generation N in force' or
+        'reload failed: the running config (generation N) stays'.  Returns a
+        ReloadResult; listeners the reload started (their 'listener NAME on
+        HOST:PORT' lines) are entered in self.ports."""
+        self.wait_ready()
+        if config is not None:
+            self.write_config(config)
+        mark = len(self.error_log())
+
+        def outcome():
+            text = self.error_log()[mark:]
+            text = text[:text.rfind('\n') + 1]  # whole lines only
+            m = RELOAD_OUTCOME_RE.search(text)
+            if m:
+                return text[:m.end()], m
+            if not self.alive():
+                raise AssertionError('veer exited (%r) after SIGHUP\n%s'
+                                     % (self.proc.poll(), self.log_tail()))
+            return None
+
+        self.signal(signal.SIGHUP)
+        text, m = wait_until(outcome, timeout, msg=lambda: 'no reload outcome line %.0fs '
+                             'after SIGHUP\n%s' % (timeout, self.log_tail()))
+        res = ReloadResult(m.group(1) is not None, int(m.group(1) or m.group(2)), text)
+        for mm in LISTENER_RE.finditer(text):
+            res.listeners[mm.group(1)] = int(mm.group(3))
+            self.ports[mm.group(1)] = int(mm.group(3))
+        return res
+
+
+READY_RE = re.compile(r' ready: \d+ workers?, pid \d+')
+RELOAD_OUTCOME_RE = re.compile(
+    r'^.*?(?:info: reload: generation (\d+) in force'
+    r'|error: reload failed: the running config \(generation (\d+)\) stays)\n', re.M)
+
+
+class ReloadResult:
+    """What one SIGHUP did: ok (the new file is in force), generation (the
+    new one when ok, else the one that stays), log (the error-log lines from
+    the signal up to the outcome line, inclusive), listeners (name -> port
+    of the listeners it started)."""
+
+    def __init__(self, ok, generation, log):
+        self.ok = ok
+        self.generation = generation
+        self.log = log
+        self.listeners = {}
+
+    def lines(self, level=None):
+        """Log lines, only those at LEVEL ('error', 'warn', 'info') if given;
+        each without its timestamp."""
+        out = []
+        for ln in self.log.splitlines():
+            _, _, rest = ln.partition(' ')
+            if level is None or rest.startswith(level + ': '):
+                out.append(rest)
+        return out
+
+    def __repr__(self):
+        return '<ReloadResult ok=%s generation=%d log=%r>' % (self.ok, self.generation, self.log)
+
 
 def run_veer(args, timeout=10, cwd=None):
     """Run veer with ARGS to completion (for -t, --version)."""
