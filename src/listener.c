@@ -53,7 +53,8 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
-int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers, int *fds)
+int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers, int *fds,
+			   struct veer_sockets *inherited, struct veer_sockets *record)
 {
 	struct sockaddr_storage ss = l->addr.ss;
 	socklen_t len = l->addr.len;
@@ -63,7 +64,12 @@ int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers
 	for (k = 0; k < nworkers; k++)
 		fds[k] = -1;
 	for (k = 0; k < nworkers; k++) {
-		fds[k] = bind_one(&ss, len, l->name);
+		/* A socket handed over by the veer we replace (SIGUSR2) keeps
+		 * its accept queue: take it rather than bind a new one. */
+		if (inherited != NULL)
+			fds[k] = veer_sockets_take(inherited, l->name, l->addr.text, k);
+		if (fds[k] < 0)
+			fds[k] = bind_one(&ss, len, l->name);
 		if (fds[k] < 0)
 			goto fail;
 		if (k == 0) {
@@ -75,6 +81,8 @@ int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers
 	}
 	addr_text(&ss, text, sizeof(text));
 	veer_info("listener %s on %s", l->name, text);
+	for (k = 0; k < nworkers && record != NULL; k++)
+		veer_sockets_record(record, l->name, l->addr.text, k, fds[k]);
 	return VEER_OK;
 fail:
 	for (k = 0; k < nworkers; k++)
@@ -99,11 +107,14 @@ int veer_listeners_bind(struct veer_process *proc)
 			proc->listen_fds[k][i] = -1;
 	}
 	for (i = 0; i < cfg->nlisteners && rc == VEER_OK; i++) {
-		rc = veer_listener_bind_all(&cfg->listeners[i], proc->nworkers, fds);
+		rc = veer_listener_bind_all(&cfg->listeners[i], proc->nworkers, fds, &proc->inherited,
+					    &proc->sockets);
 		for (k = 0; k < proc->nworkers && rc == VEER_OK; k++)
 			proc->listen_fds[k][i] = fds[k];
 	}
 	free(fds);
+	/* Inherited sockets the new config has no use for. */
+	veer_sockets_free(&proc->inherited);
 	return rc;
 }
 

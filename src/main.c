@@ -76,8 +76,21 @@ static int drop_privileges(const char *user)
 	return VEER_OK;
 }
 
+/* This binary's path, read at start: after an upgrade replaced the file,
+ * the path names the new binary (SIGUSR2 execs it). */
+static const char *self_path(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
+	char exe[4096];
 	struct veer_process proc;
 	struct veer_errors errs = { 0 };
 	struct veer_config *cfg;
@@ -133,6 +146,9 @@ int main(int argc, char **argv)
 	proc.config = cfg; /* the process owns the reference from here */
 	pthread_mutex_init(&proc.free_lock, NULL);
 	proc.nworkers = cfg->global.workers;
+	proc.argv = argv;
+	proc.exe = self_path(exe, sizeof(exe));
+	veer_sockets_import(&proc.inherited);
 	cfg->generation = proc.generation = 1;
 	if (veer_listeners_bind(&proc) != VEER_OK ||
 	    drop_privileges(cfg->global.user) != VEER_OK) {

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef VEER_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -26,6 +27,11 @@ void veer_notify_stopping(void)
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping: draining in-flight requests");
 }
 
+void veer_notify_mainpid(void)
+{
+	sd_notifyf(0, "MAINPID=%d", (int)getpid());
+}
+
 int veer_notify_supported(void)
 {
 	return 1;
@@ -41,6 +47,10 @@ void veer_notify_reloading(void)
 }
 
 void veer_notify_stopping(void)
+{
+}
+
+void veer_notify_mainpid(void)
 {
 }
 

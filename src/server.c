@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void post_all(struct veer_process *proc, unsigned cmd)
@@ -64,6 +65,52 @@ static const struct veer_listener_conf *kept_listener(const struct veer_config *
 	return NULL;
 }
 
+/* Keep the socket copies of listeners the new config still has. */
+static bool still_listening(const struct veer_socket_rec *r, void *arg)
+{
+	const struct veer_config *nc = arg;
+	size_t i;
+
+	for (i = 0; i < nc->nlisteners; i++)
+		if (strcmp(nc->listeners[i].name, r->name) == 0 &&
+		    strcmp(nc->listeners[i].addr.text, r->addr) == 0)
+			return true;
+	return false;
+}
+
+/* SIGUSR2: start the binary again (the new version once the file was
+ * replaced), handing it the listening sockets (see upgrade.h). */
+static void usr2_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct veer_process *proc = arg;
+	pid_t pid;
+
+	(void)sig;
+	(void)what;
+	if (proc->stop_requests > 0 || proc->exe == NULL)
+		return;
+	pid = veer_upgrade_exec(proc->exe, proc->argv, &proc->sockets);
+	if (pid < 0)
+		veer_err("upgrade: cannot start %s: %s", proc->exe, strerror(errno));
+	else
+		veer_info("upgrade: started %s as pid %d; this process stops once it serves",
+			  proc->exe, (int)pid);
+}
+
+static void chld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	pid_t pid;
+	int status;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		veer_warn("upgrade: new process %d ended (%s %d) before taking over; this one keeps "
+			  "serving", (int)pid, WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 {
 	struct veer_config *nc = veer_config_load(proc->config_path, errs);
@@ -86,7 +133,7 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 		if (kept_listener(proc->config, &nc->listeners[i]) != NULL)
 			continue;
 		if (veer_listener_bind_all(&nc->listeners[i], proc->nworkers,
-					   fds + i * proc->nworkers) != VEER_OK) {
+					   fds + i * proc->nworkers, NULL, &proc->sockets) != VEER_OK) {
 			veer_errors_add(errs, "%s: listener %s: cannot listen on %s", proc->config_path,
 					nc->listeners[i].name, nc->listeners[i].addr.text);
 			goto fail;
@@ -114,6 +161,7 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 		veer_worker_post(&proc->workers[k], VEER_WCMD_RELOAD);
 	}
 	free(fds);
+	veer_sockets_prune(&proc->sockets, still_listening, nc);
 	if (veer_config_unref(proc->config))
 		veer_config_free(proc->config);
 	proc->config = nc;
@@ -210,6 +258,23 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(proc->base, NULL);
 }
 
+/* Started by an older veer's SIGUSR2: now that this one serves, the old one
+ * drains and stops. */
+static void take_over(struct veer_process *proc)
+{
+	const char *parent = getenv("VEER_UPGRADE_PARENT");
+	pid_t pid;
+
+	(void)proc;
+	if (parent == NULL)
+		return;
+	pid = (pid_t)atoi(parent);
+	unsetenv("VEER_UPGRADE_PARENT");
+	veer_notify_mainpid();
+	if (pid > 1 && pid == getppid() && kill(pid, SIGTERM) == 0)
+		veer_info("upgrade: took over from pid %d, which now drains and stops", (int)pid);
+}
+
 void veer_process_worker_done(struct veer_process *proc)
 {
 	uint64_t one = 1;
@@ -234,10 +299,14 @@ int veer_process_run(struct veer_process *proc)
 	proc->sig_hup = evsignal_new(proc->base, SIGHUP, hup_cb, proc);
 	proc->sig_usr1 = evsignal_new(proc->base, SIGUSR1, usr1_cb, proc);
 	proc->drain_ev = evtimer_new(proc->base, drain_cb, proc);
+	proc->sig_usr2 = evsignal_new(proc->base, SIGUSR2, usr2_cb, proc);
+	proc->sig_chld = evsignal_new(proc->base, SIGCHLD, chld_cb, proc);
 	proc->done_ev = event_new(proc->base, proc->done_fd, EV_READ | EV_PERSIST, done_cb, proc);
 	if (!proc->sig_term || !proc->sig_int || !proc->sig_hup || !proc->sig_usr1 ||
-	    !proc->drain_ev || !proc->done_ev)
+	    !proc->drain_ev || !proc->done_ev || !proc->sig_usr2 || !proc->sig_chld)
 		goto out;
+	event_add(proc->sig_usr2, NULL);
+	event_add(proc->sig_chld, NULL);
 	event_add(proc->sig_term, NULL);
 	event_add(proc->sig_int, NULL);
 	event_add(proc->sig_hup, NULL);
@@ -267,6 +336,7 @@ int veer_process_run(struct veer_process *proc)
 		veer_info("veer %s ready: %u worker%s, pid %d", VEER_VERSION, proc->nworkers,
 			  proc->nworkers == 1 ? "" : "s", (int)getpid());
 		veer_notify_ready(proc->generation);
+		take_over(proc);
 		event_base_dispatch(proc->base);
 		rc = 0;
 	} else {
@@ -287,6 +357,10 @@ out:
 	}
 	veer_listeners_close(proc);
 	free_queued(proc);
+	veer_sockets_free(&proc->sockets);
+	veer_sockets_free(&proc->inherited);
+	if (proc->sig_usr2) event_free(proc->sig_usr2);
+	if (proc->sig_chld) event_free(proc->sig_chld);
 	if (proc->sig_term) event_free(proc->sig_term);
 	if (proc->sig_int) event_free(proc->sig_int);
 	if (proc->sig_hup) event_free(proc->sig_hup);

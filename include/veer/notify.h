@@ -14,6 +14,8 @@ void veer_notify_ready(uint64_t generation);
 void veer_notify_reloading(void);
 /* STOPPING=1. */
 void veer_notify_stopping(void);
+/* MAINPID= this process (after a binary upgrade took over). */
+void veer_notify_mainpid(void);
 /* True when veer was built with libsystemd. */
 int veer_notify_supported(void);
 

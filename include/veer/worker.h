@@ -34,6 +34,7 @@
 
 #include "veer/balance.h"
 #include "veer/config.h"
+#include "veer/upgrade.h"
 
 #define VEER_WORKER_MAGIC 0x5657524bu /* "VWRK" */
 
@@ -146,6 +147,11 @@ struct veer_process {
 	unsigned nworkers;
 	int **listen_fds; /* [worker][listener] at start */
 	size_t nlisten_fds;
+	struct veer_sockets inherited; /* handed over by an older veer (SIGUSR2) */
+	struct veer_sockets sockets;   /* a duplicate of every listening socket */
+	const char *exe;               /* this binary's path, for SIGUSR2 */
+	char *const *argv;
+	struct event *sig_usr2, *sig_chld;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *done_ev;
 	int done_fd;                 /* eventfd: a worker's loop ended, or configs to free */
 	unsigned stop_requests;
@@ -161,8 +167,11 @@ struct veer_process {
 int veer_listeners_bind(struct veer_process *proc);
 
 /* Bind listener L for NWORKERS workers into FDS[k] (port 0: one port for
- * all).  VEER_OK, or VEER_ERR with nothing left open. */
-int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers, int *fds);
+ * all), taking sockets from INHERITED where it has them (may be NULL), and
+ * keeping a duplicate of each in RECORD (may be NULL).  VEER_OK, or VEER_ERR
+ * with nothing left open. */
+int veer_listener_bind_all(const struct veer_listener_conf *l, unsigned nworkers, int *fds,
+			   struct veer_sockets *inherited, struct veer_sockets *record);
 
 /* Close sockets not handed to a worker and free the table. */
 void veer_listeners_close(struct veer_process *proc);
