@@ -557,6 +557,7 @@ static void start_request(struct veer_client *c)
 	size_t n;
 
 	c->http_minor = c->parser.http_minor;
+	c->nrequests++;
 	c->is_head = c->parser.method == HTTP_HEAD;
 	c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
 	c->req_done = false;
@@ -791,10 +792,19 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 
 void veer_client_shutdown(struct veer_client *c)
 {
-	if (c->state == VEER_CS_IDLE && evbuffer_get_length(c->in) == 0)
+	c->keep_alive = false;
+	if (c->state != VEER_CS_IDLE || evbuffer_get_length(c->in) > 0)
+		return; /* closes after the current response */
+	if (c->nrequests > 0) {
+		/* An idle keep-alive connection: clients expect these to
+		 * close at any time (RFC 9112 §9.5). */
 		veer_client_close(c);
-	else
-		c->keep_alive = false;
+		return;
+	}
+	/* Accepted, but its first request has not arrived yet: closing it
+	 * now would reset a request already on the wire.  It gets a short
+	 * grace to send it, and is answered with Connection: close. */
+	arm_timer(c, c->lsock->conf->header_timeout < 1000 ? c->lsock->conf->header_timeout : 1000);
 }
 
 /* ---- upstream side ---------------------------------------------------- */

@@ -45,6 +45,10 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	veer_info("signal %d: graceful stop (drain_timeout %llums)", (int)sig,
 		  (unsigned long long)proc->config->global.drain_timeout);
 	veer_notify_stopping();
+	/* The copies kept for SIGUSR2 must not keep the sockets open: once
+	 * the workers close theirs, new connections are refused (a new
+	 * process after an upgrade holds its own). */
+	veer_sockets_free(&proc->sockets);
 	post_all(proc, VEER_WCMD_STOP);
 	tv.tv_sec = (time_t)(proc->config->global.drain_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(proc->config->global.drain_timeout % 1000) * 1000;

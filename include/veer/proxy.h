@@ -97,6 +97,7 @@ struct veer_client {
 	char req_id[40];     /* generated X-Request-Id for this request, or "" */
 	struct evbuffer *replay; /* request head kept for one retry on a dead reused connection */
 	int http_minor;
+	uint32_t nrequests;  /* requests started on this connection */
 	bool read_paused;    /* back-pressure: upstream output is full */
 	bool req_done;       /* request fully passed upstream */
 	bool keep_alive;     /* the connection may carry another request */
