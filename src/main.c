@@ -139,6 +139,11 @@ int main(int argc, char **argv)
 	}
 	/* Writes to a vanished peer report EPIPE; they must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A reload, reopen or upgrade signal that comes before the control
+	 * loop's handlers exist is ignored, not fatal. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 
 	memset(&proc, 0, sizeof(proc));
 	proc.done_fd = -1;

@@ -115,6 +115,29 @@ static void chld_cb(evutil_socket_t sig, short what, void *arg)
 			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+/* Log the awaited generation as in force once every worker serves it. */
+static void check_applied(struct veer_process *proc)
+{
+	unsigned k;
+
+	if (proc->awaiting_gen == 0)
+		return;
+	for (k = 0; k < proc->nworkers; k++)
+		if (atomic_load(&proc->workers[k].applied_gen) < proc->awaiting_gen)
+			return;
+	veer_info("reload: generation %llu in force", (unsigned long long)proc->awaiting_gen);
+	veer_notify_ready(proc->awaiting_gen);
+	proc->awaiting_gen = 0;
+}
+
+void veer_process_worker_applied(struct veer_process *proc)
+{
+	uint64_t one = 1;
+
+	if (write(proc->done_fd, &one, sizeof(one)) < 0)
+		veer_warn("reload notification: %s", strerror(errno));
+}
+
 int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 {
 	struct veer_config *nc = veer_config_load(proc->config_path, errs);
@@ -171,7 +194,9 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 	proc->config = nc;
 	veer_log_set_level(nc->global.log_level);
 	proc->reloads_ok++;
-	veer_info("reload: generation %llu in force", (unsigned long long)nc->generation);
+	/* "in force" (and READY=1) once every worker has taken it. */
+	proc->awaiting_gen = nc->generation;
+	check_applied(proc);
 	return VEER_OK;
 fail:
 	if (fds != NULL) {
@@ -202,8 +227,8 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 			veer_err("%s", errs.lines[i]);
 		veer_err("reload failed: the running config (generation %llu) stays",
 			 (unsigned long long)proc->generation);
+		veer_notify_ready(proc->generation);
 	}
-	veer_notify_ready(proc->generation);
 	veer_errors_free(&errs);
 }
 
@@ -258,6 +283,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	free_queued(proc);
+	check_applied(proc);
 	if (atomic_load(&proc->workers_done) == proc->nworkers)
 		event_base_loopexit(proc->base, NULL);
 }

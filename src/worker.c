@@ -397,6 +397,9 @@ static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
 	tv.tv_sec = (time_t)(cfg->global.drain_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(cfg->global.drain_timeout % 1000) * 1000;
 	event_add(w->drain_ev, &tv);
+	/* Tell the control loop this worker serves the new generation. */
+	atomic_store(&w->applied_gen, cfg->generation);
+	veer_process_worker_applied(w->proc);
 	veer_debug("worker %u: generation %llu", w->id, (unsigned long long)cfg->generation);
 }
 
@@ -498,6 +501,7 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 
 	veer_config_ref(cfg);
 	w->cur = veer_gen_pin(gen_new(w, cfg));
+	atomic_store(&w->applied_gen, cfg->generation);
 	w->max_clients = share_of(cfg, proc->nworkers);
 	build_pools(w, NULL, 0);
 	for (i = 0; i < cfg->nlisteners; i++) {

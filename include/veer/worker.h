@@ -126,6 +126,7 @@ struct veer_worker {
 	struct event *drain_ev;        /* drain_timeout after a reload */
 	atomic_uint cmd;               /* VEER_WCMD_* posted by the control loop */
 	_Atomic(struct veer_reload_msg *) pending; /* VEER_WCMD_RELOAD's message */
+	_Atomic uint64_t applied_gen;  /* the generation this worker serves */
 	int cmd_fd;                    /* eventfd that wakes the loop for cmd */
 	struct event *cmd_ev;
 	struct veer_timeout_slot timeouts[32];
@@ -142,6 +143,7 @@ struct veer_process {
 	const char *config_path;
 	struct veer_config *config; /* the current generation (control's reference) */
 	uint64_t generation;
+	uint64_t awaiting_gen;       /* a reload not yet taken by every worker, or 0 */
 	uint64_t reloads_ok, reloads_failed;
 	struct veer_worker *workers;
 	unsigned nworkers;
@@ -216,6 +218,9 @@ struct veer_wpool *veer_worker_wpool(struct veer_worker *w, struct veer_gen *g,
 				     const struct veer_pool_conf *pool);
 void veer_wpool_ref(struct veer_wpool *wp);
 void veer_wpool_unref(struct veer_worker *w, struct veer_wpool *wp);
+
+/* Called when a worker took a new generation (from its thread). */
+void veer_process_worker_applied(struct veer_process *proc);
 
 /* Called when a worker's loop ended (from its thread). */
 void veer_process_worker_done(struct veer_process *proc);
