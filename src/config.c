@@ -1,8 +1,8 @@
 /* veer — configuration generations: loading a file or a buffer (libyaml
  * parses it here; config_yaml.c walks the document against its key table,
  * config_check.c checks across keys), error lists, reference counting,
- * freeing, lookups and the value parsers shared by the YAML loader and its
- * tests.
+ * freeing, lookups, the value parsers shared by the YAML loader and its
+ * tests, and the loader's helpers for messages and text (config_int.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -56,6 +57,187 @@ void veer_errors_free(struct veer_errors *e)
 	free(e->lines);
 	e->lines = NULL;
 	e->n = 0;
+}
+
+/* ---- helpers of the YAML loader (config_int.h) ----------------------- */
+
+/* Past this many errors the rest are counted, not listed. */
+#define MAX_ERRORS 100
+
+void veer_cfg_error(struct veer_cfg_walk *w, const yaml_mark_t *m, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	w->nerr++;
+	if (w->nerr > MAX_ERRORS) {
+		if (w->nerr == MAX_ERRORS + 1)
+			veer_errors_add(w->errs, "%s: too many errors, only the first %d are shown",
+					w->name, MAX_ERRORS);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (m != NULL)
+		veer_errors_add(w->errs, "%s:%zu:%zu: %s", w->name, m->line + 1, m->column + 1,
+				msg);
+	else
+		veer_errors_add(w->errs, "%s: %s", w->name, msg);
+}
+
+const char *veer_cfg_quote(char *buf, size_t n, const char *s, size_t len)
+{
+	size_t o = 0, i;
+
+	buf[o++] = '"';
+	for (i = 0; i < len && o + 8 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	if (i < len)
+		o += (size_t)snprintf(buf + o, n - o, "...");
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+const char *veer_cfg_kind(char *buf, size_t n, const yaml_node_t *node)
+{
+	if (node->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (node->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (veer_cfg_is_null(node))
+		return "nothing";
+	return veer_cfg_quote(buf, n, (const char *)node->data.scalar.value,
+			      node->data.scalar.length);
+}
+
+int veer_cfg_parse_int(const char *s, uint64_t *n, bool *neg)
+{
+	*neg = s[0] == '-';
+	s += *neg;
+	if (*s < '0' || *s > '9')
+		return VEER_ERR;
+	*n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (*n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return VEER_ERR;
+		*n = *n * 10 + (uint64_t)(*s - '0');
+	}
+	return *s == '\0' ? VEER_OK : VEER_ERR;
+}
+
+bool veer_cfg_is_token(const char *s, size_t len)
+{
+	/* RFC 9110 section 5.6.2 */
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+				    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+	return len > 0 && strspn(s, tchar) == len;
+}
+
+char *veer_cfg_case_dup(const char *s, size_t len, bool upper)
+{
+	char *d = veer_xstrndup(s, len);
+
+	for (char *c = d; *c != '\0'; c++)
+		if (upper ? (*c >= 'a' && *c <= 'z') : (*c >= 'A' && *c <= 'Z'))
+			*c = (char)(*c ^ 0x20);
+	return d;
+}
+
+bool veer_cfg_has_crlfnul(const char *s, size_t len)
+{
+	return memchr(s, '\r', len) != NULL || memchr(s, '\n', len) != NULL ||
+	       memchr(s, '\0', len) != NULL;
+}
+
+/* The headers veer itself manages on the way upstream: Host (RFC 9110
+ * section 7.2) and the framing and connection headers (RFC 9112 sections 6
+ * and 9.6). */
+static const char *const managed_headers[] = { "Host", "Content-Length", "Transfer-Encoding",
+					       "Connection" };
+
+bool veer_cfg_is_managed_header(const char *name)
+{
+	for (size_t i = 0; i < VEER_ARRAY_LEN(managed_headers); i++)
+		if (strcasecmp(name, managed_headers[i]) == 0)
+			return true;
+	return false;
+}
+
+size_t veer_cfg_header_map(struct veer_cfg_walk *w, const yaml_node_t *node, const char *cpath,
+			   bool managed, struct veer_header_kv **out)
+{
+	char g[96], q[96], ci[320];
+	struct veer_header_kv *kv = NULL;
+	const yaml_node_pair_t *start = node->data.mapping.pairs.start;
+	size_t n = (size_t)(node->data.mapping.pairs.top - start), cnt = 0;
+
+	if (out != NULL && n != 0) {
+		kv = veer_xcalloc(n, sizeof(*kv));
+		*out = kv;
+	}
+	for (const yaml_node_pair_t *p = start; p < node->data.mapping.pairs.top; p++) {
+		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
+		const yaml_node_t *first = NULL;
+		const char *name;
+		if (kn->type != YAML_SCALAR_NODE || veer_cfg_is_null(kn)) {
+			veer_cfg_error(w, &kn->start_mark, "%s: expected a header name, got %s",
+				       cpath, veer_cfg_kind(g, sizeof(g), kn));
+			continue;
+		}
+		name = (const char *)kn->data.scalar.value;
+		if (!veer_cfg_is_token(name, kn->data.scalar.length)) {
+			veer_cfg_error(w, &kn->start_mark, "%s: bad header name %s (%s)", cpath,
+				       veer_cfg_quote(q, sizeof(q), name, kn->data.scalar.length),
+				       VEER_CFG_TOKEN_HINT);
+			continue;
+		}
+		snprintf(ci, sizeof(ci), "%s.%s", cpath, name);
+		for (const yaml_node_pair_t *e = start; e < p && first == NULL; e++) {
+			const yaml_node_t *ek = veer_cfg_node(w, e->key);
+			if (ek->type == YAML_SCALAR_NODE &&
+			    strcasecmp((const char *)ek->data.scalar.value, name) == 0)
+				first = ek;
+		}
+		if (first != NULL) {
+			veer_cfg_error(w, &kn->start_mark,
+				       "%s: duplicate header (first at %zu:%zu)", ci,
+				       first->start_mark.line + 1, first->start_mark.column + 1);
+			continue;
+		}
+		if (managed && veer_cfg_is_managed_header(name)) {
+			veer_cfg_error(w, &kn->start_mark, "%s: cannot be set (veer manages %s)",
+				       ci, VEER_CFG_MANAGED_TEXT);
+			continue;
+		}
+		if (vn->type != YAML_SCALAR_NODE || veer_cfg_is_null(vn)) {
+			veer_cfg_error(w, &vn->start_mark, "%s: expected a string, got %s", ci,
+				       veer_cfg_kind(g, sizeof(g), vn));
+			continue;
+		}
+		if (veer_cfg_has_crlfnul((const char *)vn->data.scalar.value,
+					 vn->data.scalar.length)) {
+			veer_cfg_error(w, &vn->start_mark,
+				       "%s: value must not contain CR, LF or NUL", ci);
+			continue;
+		}
+		if (kv == NULL)
+			continue;
+		kv[cnt].name = veer_xstrdup(name);
+		kv[cnt].value =
+			veer_xstrndup((const char *)vn->data.scalar.value, vn->data.scalar.length);
+		cnt++;
+	}
+	return cnt;
 }
 
 /* Report the libyaml parser error of PS (parsing DATA, LEN bytes). */
@@ -209,6 +391,8 @@ static void pool_fini(struct veer_pool_conf *p)
 	for (size_t i = 0; i < p->nservers; i++)
 		free(p->servers[i].address);
 	free(p->servers);
+	free(p->rate_limit.key_header);
+	free(p->health.path);
 	free(p->hash_key);
 	free(p->version);
 	free(p->name);
@@ -229,6 +413,7 @@ static void route_fini(struct veer_route_conf *r)
 	for (size_t i = 0; i < r->nremove_headers; i++)
 		free(r->remove_headers[i]);
 	free(r->remove_headers);
+	free(r->rate_limit.key_header);
 	free(r->sticky_name);
 	free(r->split); /* the pools it points to belong to the config */
 	free(r->version_pools);

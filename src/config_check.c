@@ -3,11 +3,13 @@
  * The walk in config_yaml.c validates each key on its own.  What spans
  * several keys (names that must be unique, pool and route references, one
  * action per route, hash_on with balance: hash, the pools of version, split
- * and blue_green, sticky only with split) is checked here, after the walk,
- * over the filled structs and the still-loaded YAML document, whose nodes
- * give the line and column of each error.  The same pass fills what depends
- * on other keys (indexes, listener route lists, route pools and actions)
- * and prepares the balancers of a config without errors.
+ * and blue_green, sticky only with split, health check timeout within its
+ * interval, a breaker with a rule, retry backoff max not below base) is
+ * checked here, after the walk, over the filled structs and the still-loaded
+ * YAML document, whose nodes give the line and column of each error.  The
+ * same pass fills what depends on other keys (indexes, listener route lists,
+ * route pools and actions, rate limit bursts left at 0) and prepares the
+ * balancers of a config without errors.
  */
 #include <netinet/in.h>
 #include <stddef.h>
@@ -179,6 +181,91 @@ static void finish_listeners(struct veer_cfg_walk *w, const yaml_node_t *root)
 	}
 }
 
+/* True when node N is absent or holds the duration STORED: a value the
+ * walk refused (reported already) left the default in place, which must not
+ * be checked against other keys. */
+static bool gave_duration(const yaml_node_t *n, veer_ms_t stored)
+{
+	const char *s = text_of(n);
+	veer_ms_t v;
+
+	return n == NULL || (s != NULL && veer_parse_duration(s, &v) == VEER_OK && v == stored);
+}
+
+/* Of nodes A and B, the one later in the file; FALLBACK when both are
+ * NULL. */
+static const yaml_node_t *later(const yaml_node_t *a, const yaml_node_t *b,
+				const yaml_node_t *fallback)
+{
+	if (a == NULL && b == NULL)
+		return fallback;
+	if (a == NULL || (b != NULL && b->start_mark.index > a->start_mark.index))
+		return b;
+	return a;
+}
+
+/* A burst of 0 is the rate per second rounded up, at least 1: computed
+ * here so that the runtime never sees 0. */
+static void default_burst(struct veer_ratelimit_conf *rl)
+{
+	uint64_t b;
+
+	if (!rl->enabled || rl->burst != 0)
+		return;
+	b = (uint64_t)rl->rate; /* rate <= UINT32_MAX per second (veer_parse_rate) */
+	if ((double)b < rl->rate)
+		b++;
+	rl->burst = b < 1 ? 1 : b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+}
+
+/* pools[I] (mapping M): what spans the keys of health_check, circuit_breaker,
+ * retries and rate_limit. */
+static void finish_resilience(struct veer_cfg_walk *w, struct veer_pool_conf *p, size_t i,
+			      const yaml_node_t *m)
+{
+	yaml_node_t *hc = map_get(w, m, "health_check", NULL);
+	yaml_node_t *cb = map_get(w, m, "circuit_breaker", NULL);
+	yaml_node_t *rt = map_get(w, m, "retries", NULL);
+	char a[32], b[32];
+
+	if (p->health.enabled && p->health.timeout > p->health.interval) {
+		yaml_node_t *tn = map_get(w, hc, "timeout", NULL);
+		yaml_node_t *in = map_get(w, hc, "interval", NULL);
+		if (gave_duration(tn, p->health.timeout) && gave_duration(in, p->health.interval))
+			veer_cfg_error(w, &(tn != NULL ? tn : in)->start_mark,
+				       "pools[%zu].health_check.timeout: must not exceed interval "
+				       "(%s > %s)",
+				       i, veer_format_duration(a, sizeof(a), p->health.timeout),
+				       veer_format_duration(b, sizeof(b), p->health.interval));
+	}
+	/* Both defaults are above 0: both keys were written as 0. */
+	if (p->breaker.enabled && p->breaker.consecutive_failures == 0 &&
+	    p->breaker.failure_rate == 0)
+		veer_cfg_error(w,
+			       &later(map_get(w, cb, "consecutive_failures", NULL),
+				      map_get(w, cb, "failure_rate", NULL), m)
+					->start_mark,
+			       "pools[%zu].circuit_breaker: consecutive_failures and failure_rate "
+			       "cannot both be 0",
+			       i);
+	if (p->retries.enabled && p->retries.backoff_max < p->retries.backoff_base) {
+		yaml_node_t *bo = map_get(w, rt, "backoff", NULL);
+		yaml_node_t *bn = map_get(w, bo, "base", NULL), *mn = map_get(w, bo, "max", NULL);
+		if (gave_duration(bn, p->retries.backoff_base) &&
+		    gave_duration(mn, p->retries.backoff_max))
+			veer_cfg_error(w, &(mn != NULL ? mn : bn)->start_mark,
+				       "pools[%zu].retries.backoff.max: must not be below base "
+				       "(%s < %s)",
+				       i,
+				       veer_format_duration(a, sizeof(a), p->retries.backoff_max),
+				       veer_format_duration(b, sizeof(b), p->retries.backoff_base));
+	}
+	/* A pool's rate limit is one bucket for the whole pool. */
+	if (p->rate_limit.enabled)
+		p->rate_limit.key = VEER_RLKEY_ROUTE;
+	default_burst(&p->rate_limit);
+}
+
 static void finish_pools(struct veer_cfg_walk *w, const yaml_node_t *root)
 {
 	struct veer_config *c = w->cfg;
@@ -215,6 +302,7 @@ static void finish_pools(struct veer_cfg_walk *w, const yaml_node_t *root)
 					       "pools[%zu].hash_on: only valid with balance: hash",
 					       i);
 		}
+		finish_resilience(w, p, i, m);
 		sv = sv != NULL && sv->type == YAML_SEQUENCE_NODE ? sv : NULL;
 		for (size_t j = 1; j < p->nservers; j++) {
 			for (size_t x = 0; x < j; x++) {
@@ -445,6 +533,7 @@ static void finish_routes(struct veer_cfg_walk *w, const yaml_node_t *root)
 		size_t found = 0, first = 0;
 		char cp[64];
 		r->index = i;
+		default_burst(&r->rate_limit);
 		if (m == NULL)
 			continue;
 		if (r->name != NULL)

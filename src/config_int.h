@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -30,6 +31,46 @@ struct veer_cfg_walk {
 void veer_cfg_error(struct veer_cfg_walk *w, const yaml_mark_t *m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* S (LEN bytes) in double quotes for a message, control characters, quotes
+ * and backslashes escaped, clipped to fit BUF (N bytes, at least 16);
+ * returns BUF. */
+const char *veer_cfg_quote(char *buf, size_t n, const char *s, size_t len);
+
+/* What NODE is, for "expected X, got Y": "a mapping", "a list", "nothing"
+ * or its quoted text (in BUF, N bytes). */
+const char *veer_cfg_kind(char *buf, size_t n, const yaml_node_t *node);
+
+/* S as [-]digits into *N and *NEG; VEER_ERR when it is not an integer or
+ * does not fit 64 bits. */
+int veer_cfg_parse_int(const char *s, uint64_t *n, bool *neg);
+
+/* True when S (LEN bytes, LEN > 0) is a token (RFC 9110 section 5.6.2):
+ * header names, cookie names, methods. */
+bool veer_cfg_is_token(const char *s, size_t len);
+
+/* True when S (LEN bytes) holds CR, LF or NUL: RFC 9110 section 5.5 lets
+ * none of them into a field value, and CR or LF would split the request. */
+bool veer_cfg_has_crlfnul(const char *s, size_t len);
+
+/* A new copy of S (LEN bytes, ASCII) in upper case (UPPER) or lower case. */
+char *veer_cfg_case_dup(const char *s, size_t len, bool upper);
+
+#define VEER_CFG_TOKEN_HINT "a token: letters, digits and !#$%&'*+-.^_`|~"
+
+/* The headers veer itself manages upstream, which request_headers may
+ * neither set nor remove: true when NAME is one (case-insensitive). */
+bool veer_cfg_is_managed_header(const char *name);
+#define VEER_CFG_MANAGED_TEXT "Host, Content-Length, Transfer-Encoding and Connection"
+
+/* The mapping NODE (at CPATH) of header names (tokens, unique
+ * case-insensitively, not managed ones when MANAGED) to values (any scalar
+ * without CR, LF or NUL, taken as written: X-Beta: 1 is the text "1").
+ * Reports each bad pair and skips it.  When OUT is not NULL, *OUT receives
+ * a new array of the good pairs (left alone for an empty mapping), owned by
+ * the config.  Returns the number of good pairs. */
+size_t veer_cfg_header_map(struct veer_cfg_walk *w, const yaml_node_t *node, const char *cpath,
+			   bool managed, struct veer_header_kv **out);
+
 /* The index of S among the choices of the T_ENUM key at PATH (a path of the
  * key table, "pools[].balance"), or -1 when S is not one of them.  PATH
  * must name a key of the table. */
@@ -50,12 +91,14 @@ void veer_cfg_walk_root(struct veer_cfg_walk *w, const yaml_node_t *root);
 
 /* The checks that span several keys (unique names, pool and route
  * references, one action per route, hash_on with balance: hash, the pools
- * of version, split and blue_green, sticky only with split), run once the
- * walk has filled W->cfg from the document rooted at ROOT (NULL for an
- * empty document).  They also fill what depends on other keys (indexes,
- * listener route lists, route pools, version, split and blue_green pools,
- * actions) and, when W holds no errors, prepare each pool's balancer.  Errors go through veer_cfg_error()
- * with the line and column of the node at fault. */
+ * of version, split and blue_green, sticky only with split, health check
+ * timeout within interval, a breaker rule, retry backoff max not below
+ * base), run once the walk has filled W->cfg from the document rooted at
+ * ROOT (NULL for an empty document).  They also fill what depends on other
+ * keys (indexes, listener route lists, route pools, version, split and
+ * blue_green pools, actions, rate limit bursts left at 0) and, when W holds
+ * no errors, prepare each pool's balancer.  Errors go through
+ * veer_cfg_error() with the line and column of the node at fault. */
 void veer_cfg_finish(struct veer_cfg_walk *w, const yaml_node_t *root);
 
 /* ---- YAML nodes -------------------------------------------------------- */

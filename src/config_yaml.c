@@ -18,6 +18,11 @@
  *    row to YES and giving the rows a field (AT(...)) to store into.
  *  - Defaults (.def) are parsed by the same code as the file's values and
  *    applied when the owner is created, before the file's values.
+ *  - An optional feature (health_check, circuit_breaker ...) is a T_MAP
+ *    with F_SECTION whose storage is its "enabled" bool: the bool is set
+ *    and the defaults of the keys inside are applied when the mapping is
+ *    present; when it is absent, all of them stay zero.
+ *  - T_FLAGS keys take a list of .choices and store one bit per choice.
  *  - T_STRLIST and T_STRMAP keys with storage fill an array and its count
  *    (LIST(...)); each item of a T_STRLIST goes through the key's setter as
  *    a T_STRING whose owner is its slot of the array.
@@ -45,9 +50,6 @@
 
 #include "config_int.h"
 
-/* Past this many errors the rest are counted, not listed. */
-#define MAX_ERRORS 100
-
 enum ktype {
 	T_MAP = 0, /* a mapping of further keys */
 	T_LIST,    /* a list of mappings ("x[]" keys live in each element) */
@@ -57,7 +59,9 @@ enum ktype {
 	T_STRING,
 	T_INT,
 	T_BOOL,
-	T_ENUM, /* one of .choices; stored as the index */
+	T_ENUM,  /* one of .choices; stored as the index */
+	T_FLAGS, /* a list of .choices; stored as a uint32_t with bit I set for
+		  * choice I (a scalar sets one bit: the default, or an item) */
 	T_DURATION,
 	T_SIZE,
 	T_PERCENT,
@@ -71,6 +75,9 @@ enum {
 	F_DOCDEF = 1 << 2,  /* .def only describes the default; nothing to parse */
 	F_EMPTY = 1 << 3,   /* T_STRING that may be "" */
 	F_MANAGED = 1 << 4, /* header names: refuse the ones veer manages */
+	F_SECTION = 1 << 5, /* T_MAP of an optional feature: its storage is a bool
+			     * set when the mapping is present, and the defaults
+			     * of the keys inside apply only then */
 };
 
 struct key;
@@ -96,73 +103,16 @@ struct key {
 	unsigned flags;
 	uint64_t min, max;           /* T_INT T_DURATION (ms) T_SIZE T_PERCENT */
 	const char *def;             /* default as written in a file; NULL = none */
-	const char *choices;         /* T_ENUM: "a|b|c" */
+	const char *choices;         /* T_ENUM T_FLAGS: "a|b|c" */
+	const char *what;            /* T_FLAGS: an item, in messages ("condition") */
 	size_t off, width;           /* storage in the owner; width 0 = not stored */
 	size_t count_off, elem_size; /* T_LIST: element count and size */
 	set_fn set;                  /* NULL = the generic setter for .type */
 	const char *doc;
 };
 
-/* ---- errors ------------------------------------------------------------ */
-
-void veer_cfg_error(struct veer_cfg_walk *w, const yaml_mark_t *m, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	w->nerr++;
-	if (w->nerr > MAX_ERRORS) {
-		if (w->nerr == MAX_ERRORS + 1)
-			veer_errors_add(w->errs, "%s: too many errors, only the first %d are shown",
-					w->name, MAX_ERRORS);
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (m != NULL)
-		veer_errors_add(w->errs, "%s:%zu:%zu: %s", w->name, m->line + 1, m->column + 1,
-				msg);
-	else
-		veer_errors_add(w->errs, "%s: %s", w->name, msg);
-}
-
-/* S (LEN bytes) in double quotes for a message, escaped and clipped. */
-static const char *quote(char *buf, size_t n, const char *s, size_t len)
-{
-	size_t o = 0, i;
-
-	buf[o++] = '"';
-	for (i = 0; i < len && o + 8 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	if (i < len)
-		o += (size_t)snprintf(buf + o, n - o, "...");
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
 #define QBUF 96
-#define Q(buf, v) quote((buf), sizeof(buf), (v)->text, (v)->len)
-
-/* What a node is, for "expected X, got Y". */
-static const char *kind(char *buf, size_t n, const yaml_node_t *node)
-{
-	if (node->type == YAML_MAPPING_NODE)
-		return "a mapping";
-	if (node->type == YAML_SEQUENCE_NODE)
-		return "a list";
-	if (veer_cfg_is_null(node))
-		return "nothing";
-	return quote(buf, n, (const char *)node->data.scalar.value, node->data.scalar.length);
-}
+#define Q(buf, v) veer_cfg_quote((buf), sizeof(buf), (v)->text, (v)->len)
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -224,6 +174,9 @@ static const char *type_name(char *buf, size_t n, const struct key *k)
 		return "true or false";
 	case T_ENUM:
 		snprintf(buf, n, "one of %s", choices_text(c, sizeof(c), k));
+		return buf;
+	case T_FLAGS:
+		snprintf(buf, n, "a list of %s", choices_text(c, sizeof(c), k));
 		return buf;
 	case T_DURATION:
 		return "a duration (250ms, 2s, 1m, 1h)";
@@ -314,22 +267,6 @@ static int check_range(struct veer_cfg_walk *w, const struct key *k, const struc
 	return VEER_ERR;
 }
 
-/* [-]digits; VEER_ERR when not an integer or beyond 64 bits. */
-static int parse_int(const char *s, uint64_t *n, bool *neg)
-{
-	*neg = s[0] == '-';
-	s += *neg;
-	if (*s < '0' || *s > '9')
-		return VEER_ERR;
-	*n = 0;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (*n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return VEER_ERR;
-		*n = *n * 10 + (uint64_t)(*s - '0');
-	}
-	return *s == '\0' ? VEER_OK : VEER_ERR;
-}
-
 /* Parse V as an address into *A (when A is not NULL). */
 static int parse_addr_value(struct veer_cfg_walk *w, const struct scalar *v, struct veer_addr *a)
 {
@@ -367,7 +304,7 @@ static int set_generic(struct veer_cfg_walk *w, const struct key *k, const struc
 		store_str(k, base, v->text, v->len);
 		return VEER_OK;
 	case T_INT:
-		if (parse_int(v->text, &n, &neg) != VEER_OK)
+		if (veer_cfg_parse_int(v->text, &n, &neg) != VEER_OK)
 			goto bad_type;
 		break;
 	case T_BOOL:
@@ -386,6 +323,22 @@ static int set_generic(struct veer_cfg_walk *w, const struct key *k, const struc
 			return VEER_ERR;
 		}
 		store_uint(k, base, (uint64_t)i);
+		return VEER_OK;
+	case T_FLAGS:
+		i = choice_index(k, v->text);
+		if (i < 0) {
+			veer_cfg_error(w, v->mark, "%s: unknown %s %s (expected %s)", v->cpath,
+				       k->what != NULL ? k->what : "value", Q(q, v),
+				       choices_text(t, sizeof(t), k));
+			return VEER_ERR;
+		}
+		if (p != NULL) {
+			uint32_t bits;
+			assert(k->width == sizeof(bits) && i < 32);
+			memcpy(&bits, p, sizeof(bits));
+			bits |= 1u << i;
+			memcpy(p, &bits, sizeof(bits));
+		}
 		return VEER_OK;
 	case T_DURATION:
 		if (veer_parse_duration(v->text, &n) != VEER_OK)
@@ -489,15 +442,6 @@ static int set_log_access(struct veer_cfg_walk *w, const struct key *k, const st
 	return set_generic(w, k, v, base);
 }
 
-/* RFC 9110 section 5.6.2: a header field name is a token. */
-static bool is_token(const char *s, size_t len)
-{
-	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
-				    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-	return len > 0 && strspn(s, tchar) == len;
-}
-
 static int set_hash_on(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
 		       void *base)
 {
@@ -514,7 +458,7 @@ static int set_hash_on(struct veer_cfg_walk *w, const struct key *k, const struc
 		on = VEER_HASH_HEADER, name = v->text + 7;
 	else if (strncmp(v->text, "cookie:", 7) == 0)
 		on = VEER_HASH_COOKIE, name = v->text + 7;
-	if (on == VEER_HASH_NONE || (name != NULL && !is_token(name, v->len - 7))) {
+	if (on == VEER_HASH_NONE || (name != NULL && !veer_cfg_is_token(name, v->len - 7))) {
 		veer_cfg_error(w, v->mark,
 			       "%s: bad value %s (expected header:NAME, cookie:NAME, "
 			       "client_ip or path)",
@@ -541,23 +485,6 @@ static int set_server_address(struct veer_cfg_walk *w, const struct key *k, cons
 	return VEER_OK;
 }
 
-/* The headers veer itself manages on the way upstream: Host (RFC 9110
- * section 7.2) and the framing and connection headers (RFC 9112 sections 6
- * and 9.6).  request_headers may neither set nor remove them. */
-static const char *const managed_headers[] = { "Host", "Content-Length", "Transfer-Encoding",
-					       "Connection" };
-#define MANAGED_TEXT "Host, Content-Length, Transfer-Encoding and Connection"
-
-static bool is_managed_header(const char *name)
-{
-	for (size_t i = 0; i < VEER_ARRAY_LEN(managed_headers); i++)
-		if (strcasecmp(name, managed_headers[i]) == 0)
-			return true;
-	return false;
-}
-
-#define TOKEN_HINT "a token: letters, digits and !#$%&'*+-.^_`|~"
-
 /* V must be a non-empty token; WHAT names it in the error ("header name"). */
 static int check_token(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
 		       const char *what)
@@ -566,21 +493,11 @@ static int check_token(struct veer_cfg_walk *w, const struct key *k, const struc
 
 	if (check_text(w, k, v) != VEER_OK)
 		return VEER_ERR;
-	if (is_token(v->text, v->len))
+	if (veer_cfg_is_token(v->text, v->len))
 		return VEER_OK;
-	veer_cfg_error(w, v->mark, "%s: bad %s %s (%s)", v->cpath, what, Q(q, v), TOKEN_HINT);
+	veer_cfg_error(w, v->mark, "%s: bad %s %s (%s)", v->cpath, what, Q(q, v),
+		       VEER_CFG_TOKEN_HINT);
 	return VEER_ERR;
-}
-
-/* A copy of S (LEN bytes, ASCII) in upper case (UPPER) or lower case. */
-static char *case_dup(const char *s, size_t len, bool upper)
-{
-	char *d = veer_xstrndup(s, len);
-
-	for (char *c = d; *c != '\0'; c++)
-		if (upper ? (*c >= 'a' && *c <= 'z') : (*c >= 'A' && *c <= 'Z'))
-			*c = (char)(*c ^ 0x20);
-	return d;
 }
 
 /* A header name (version.header, request_headers.remove[]): a token; with
@@ -592,9 +509,9 @@ static int set_header_name(struct veer_cfg_walk *w, const struct key *k, const s
 
 	if (check_token(w, k, v, "header name") != VEER_OK)
 		return VEER_ERR;
-	if ((k->flags & F_MANAGED) && is_managed_header(v->text)) {
+	if ((k->flags & F_MANAGED) && veer_cfg_is_managed_header(v->text)) {
 		veer_cfg_error(w, v->mark, "%s: %s cannot be removed (veer manages %s)", v->cpath,
-			       Q(q, v), MANAGED_TEXT);
+			       Q(q, v), VEER_CFG_MANAGED_TEXT);
 		return VEER_ERR;
 	}
 	store_str(k, base, v->text, v->len);
@@ -612,7 +529,7 @@ static int set_method(struct veer_cfg_walk *w, const struct key *k, const struct
 		return VEER_ERR;
 	if (p != NULL) {
 		free(*p);
-		*p = case_dup(v->text, v->len, true);
+		*p = veer_cfg_case_dup(v->text, v->len, true);
 	}
 	return VEER_OK;
 }
@@ -647,7 +564,7 @@ static int set_match_host(struct veer_cfg_walk *w, const struct key *k, const st
 	}
 	if (r != NULL) {
 		free(r->match_host);
-		r->match_host = case_dup(h, len, false);
+		r->match_host = veer_cfg_case_dup(h, len, false);
 		r->match_host_wildcard = wild;
 	}
 	return VEER_OK;
@@ -696,8 +613,11 @@ static int set_sticky(struct veer_cfg_walk *w, const struct key *k, const struct
 	return VEER_OK;
 }
 
-static int set_path_prefix(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
-			   void *base)
+/* A path that goes into a request line or is compared with one
+ * (match.path_prefix, health_check.path): "/" first, then visible ASCII
+ * only (RFC 9112 section 3.2: no spaces or controls in a request target). */
+static int set_path(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		    void *base)
 {
 	char q[QBUF];
 
@@ -716,6 +636,50 @@ static int set_path_prefix(struct veer_cfg_walk *w, const struct key *k, const s
 				       v->cpath, Q(q, v));
 			return VEER_ERR;
 		}
+	}
+	return set_generic(w, k, v, base);
+}
+
+/* routes[].rate_limit.key: client_ip, route or header:NAME (a token). */
+static int set_rl_key(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+		      void *base)
+{
+	struct veer_ratelimit_conf *rl = slot(k, base);
+	enum veer_ratelimit_key key;
+	const char *name = NULL;
+	char q[QBUF];
+
+	if (strcmp(v->text, "client_ip") == 0) {
+		key = VEER_RLKEY_CLIENT_IP;
+	} else if (strcmp(v->text, "route") == 0) {
+		key = VEER_RLKEY_ROUTE;
+	} else if (strncmp(v->text, "header:", 7) == 0 &&
+		   veer_cfg_is_token(v->text + 7, v->len - 7)) {
+		key = VEER_RLKEY_HEADER;
+		name = v->text + 7;
+	} else {
+		veer_cfg_error(w, v->mark,
+			       "%s: bad value %s (expected client_ip, header:NAME or route)",
+			       v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	if (rl != NULL) {
+		rl->key = key;
+		free(rl->key_header);
+		rl->key_header = name != NULL ? veer_xstrdup(name) : NULL;
+	}
+	return VEER_OK;
+}
+
+/* routes[].rate_limit.scope: global needs global.redis, which is not
+ * supported yet. */
+static int set_rl_scope(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			void *base)
+{
+	if (strcmp(v->text, "global") == 0) {
+		veer_cfg_error(w, v->mark, "%s: global: not supported yet (needs global.redis)",
+			       v->cpath);
+		return VEER_ERR;
 	}
 	return set_generic(w, k, v, base);
 }
@@ -872,50 +836,72 @@ static const struct key keys[] = {
 	  POOL(connect_timeout), .doc = "TCP connect to a server"),
 	K("pools[].timeouts.response", T_DURATION, YES, RANGE(1, DAY), .def = "60s",
 	  POOL(response_timeout), .doc = "request sent to response headers received (then 504)"),
-	K("pools[].health_check", T_MAP, NOT_YET, .doc = "active health checks"),
-	K("pools[].health_check.path", T_STRING, YES, .def = "/healthz",
-	  .doc = "path probed with GET"),
+	K("pools[].health_check", T_MAP, YES, .flags = F_SECTION, POOL(health.enabled),
+	  .doc = "active HTTP health checks of each server, from the control loop; absent = "
+		 "none"),
+	K("pools[].health_check.path", T_STRING, YES, .def = "/healthz", POOL(health.path),
+	  .set = set_path,
+	  .doc = "request target probed with GET; starts with /, no spaces or control "
+		 "characters"),
 	K("pools[].health_check.interval", T_DURATION, YES, RANGE(100, DAY), .def = "2s",
-	  .doc = "time between probes"),
+	  POOL(health.interval), .doc = "time between two probes of a server"),
 	K("pools[].health_check.timeout", T_DURATION, YES, RANGE(1, DAY), .def = "1s",
-	  .doc = "probe timeout"),
-	K("pools[].health_check.rise", T_INT, YES, RANGE(1, 100), .def = "2",
-	  .doc = "passes in a row that make a server healthy"),
-	K("pools[].health_check.fall", T_INT, YES, RANGE(1, 100), .def = "3",
-	  .doc = "failures in a row that make a server unhealthy"),
-	K("pools[].circuit_breaker", T_MAP, NOT_YET, .doc = "per-server circuit breaker"),
+	  POOL(health.timeout), .doc = "probe timeout (a failure); not above interval"),
+	K("pools[].health_check.rise", T_INT, YES, RANGE(1, 100), .def = "2", POOL(health.rise),
+	  .doc = "passes in a row that make an unhealthy server healthy"),
+	K("pools[].health_check.fall", T_INT, YES, RANGE(1, 100), .def = "3", POOL(health.fall),
+	  .doc = "failures in a row that make a healthy server unhealthy"),
+	K("pools[].circuit_breaker", T_MAP, YES, .flags = F_SECTION, POOL(breaker.enabled),
+	  .doc = "per-server circuit breaker: an open server gets no requests; failures are "
+		 "connect errors, resets, timeouts and 5xx responses; absent = none"),
 	K("pools[].circuit_breaker.consecutive_failures", T_INT, YES, RANGE(0, 1000000), .def = "5",
+	  POOL(breaker.consecutive_failures),
 	  .doc = "open after this many failures in a row; 0 = rule off"),
 	K("pools[].circuit_breaker.failure_rate", T_PERCENT, YES, RANGE(0, 100), .def = "50%",
-	  .doc = "or when failures/requests in the window reach this"),
+	  POOL(breaker.failure_rate),
+	  .doc = "or open when failures/requests in the window reach this; 0% = rule off (not "
+		 "both rules off)"),
 	K("pools[].circuit_breaker.window", T_DURATION, YES, RANGE(SEC, DAY), .def = "10s",
-	  .doc = "window of the failure rate"),
+	  POOL(breaker.window), .doc = "sliding window of the failure rate"),
 	K("pools[].circuit_breaker.min_requests", T_INT, YES, RANGE(1, 1000000), .def = "20",
-	  .doc = "requests in the window the rate rule needs"),
+	  POOL(breaker.min_requests), .doc = "requests in the window the rate rule needs"),
 	K("pools[].circuit_breaker.open_for", T_DURATION, YES, RANGE(1, DAY), .def = "30s",
-	  .doc = "then half-open"),
+	  POOL(breaker.open_for), .doc = "time open before half-open (longer on repeated trips)"),
 	K("pools[].circuit_breaker.probe_requests", T_INT, YES, RANGE(1, 1000), .def = "3",
-	  .doc = "requests let through when half-open"),
+	  POOL(breaker.probe_requests),
+	  .doc = "requests let through when half-open; success closes, failure reopens"),
 	K("pools[].circuit_breaker.max_pending", T_INT, YES, RANGE(0, 1000000), .def = "1024",
-	  .doc = "whole-pool bound on requests waiting for a connection"),
-	K("pools[].retries", T_MAP, NOT_YET, .doc = "retries of failed upstream requests"),
-	K("pools[].retries.attempts", T_INT, YES, RANGE(1, 10), .def = "3",
+	  POOL(breaker.max_pending),
+	  .doc = "whole-pool bound on requests waiting for a connection (then 503); 0 = no "
+		 "bound"),
+	K("pools[].retries", T_MAP, YES, .flags = F_SECTION, POOL(retries.enabled),
+	  .doc = "retries of failed upstream requests, only before any response byte reached "
+		 "the client, only idempotent methods unless the connect failed; absent = none"),
+	K("pools[].retries.attempts", T_INT, YES, RANGE(1, 10), .def = "3", POOL(retries.attempts),
 	  .doc = "tries in all, the first included"),
-	K("pools[].retries.on", T_STRLIST, YES, .flags = F_DOCDEF, .def = "connect_failure",
-	  .doc = "connect_failure, reset, timeout or a 5xx status"),
+	K("pools[].retries.on", T_FLAGS, YES, .def = "connect_failure",
+	  .choices = "connect_failure|reset|timeout|502|503|504", .what = "condition",
+	  POOL(retries.on), .doc = "failures that are retried; at least one"),
 	K("pools[].retries.per_try_timeout", T_DURATION, YES, RANGE(1, DAY), .flags = F_DOCDEF,
-	  .def = "timeouts.response", .doc = "timeout of each try"),
-	K("pools[].retries.backoff", T_MAP, YES, .doc = "exponential backoff with full jitter"),
+	  .def = "timeouts.response", POOL(retries.per_try_timeout),
+	  .doc = "response timeout of each try"),
+	K("pools[].retries.backoff", T_MAP, YES,
+	  .doc = "wait before a retry: exponential, with full jitter"),
 	K("pools[].retries.backoff.base", T_DURATION, YES, RANGE(1, DAY), .def = "25ms",
-	  .doc = "first backoff"),
+	  POOL(retries.backoff_base), .doc = "first backoff"),
 	K("pools[].retries.backoff.max", T_DURATION, YES, RANGE(1, DAY), .def = "250ms",
-	  .doc = "largest backoff"),
+	  POOL(retries.backoff_max), .doc = "largest backoff; not below base"),
 	K("pools[].retries.budget", T_PERCENT, YES, RANGE(0, 100), .def = "20%",
+	  POOL(retries.budget),
 	  .doc = "retries in flight never exceed this share of requests in flight (min 3)"),
-	K("pools[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for the whole pool"),
-	K("pools[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
+	K("pools[].rate_limit", T_MAP, YES, .flags = F_SECTION, POOL(rate_limit.enabled),
+	  .doc = "one token bucket for the whole pool (then 429); absent = no limit"),
+	K("pools[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, POOL(rate_limit.rate),
+	  .doc = "refill rate: N/s, N/m or N/h"),
 	K("pools[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
-	  .doc = "tokens allowed above the rate"),
+	  POOL(rate_limit.burst),
+	  .doc = "bucket size: requests admitted at once; 0 = the rate per second rounded up "
+		 "(at least 1)"),
 
 	K("routes", T_LIST, YES, LIST(struct veer_config, routes, nroutes, struct veer_route_conf),
 	  .doc = "tried in order; the first that matches wins (else 404)"),
@@ -926,8 +912,8 @@ static const struct key keys[] = {
 	K("routes[].match.host", T_STRING, YES, RT(match_host), .set = set_match_host,
 	  .doc = "request host, exact (api.example.com) or a leading wildcard (*.example.com: any "
 		 "name below example.com); case-insensitive"),
-	K("routes[].match.path_prefix", T_STRING, YES, RT(match_path_prefix),
-	  .set = set_path_prefix, .doc = "path starts with this; must begin with /"),
+	K("routes[].match.path_prefix", T_STRING, YES, RT(match_path_prefix), .set = set_path,
+	  .doc = "path starts with this; must begin with /"),
 	K("routes[].match.methods", T_STRLIST, YES,
 	  LIST(struct veer_route_conf, match_methods, nmatch_methods, char *), .set = set_method,
 	  .doc = "request method is one of these (tokens, upper-cased at load)"),
@@ -967,14 +953,22 @@ static const struct key keys[] = {
 	  .doc = "key from this request header"),
 	K("routes[].sticky.cookie", T_STRING, YES, .set = set_sticky,
 	  .doc = "key from this cookie"),
-	K("routes[].rate_limit", T_MAP, NOT_YET, .doc = "token bucket for this route (429)"),
-	K("routes[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, .doc = "N/s or N/m"),
+	K("routes[].rate_limit", T_MAP, YES, .flags = F_SECTION, RT(rate_limit.enabled),
+	  .doc = "token buckets for this route (then 429), one per key; absent = no limit"),
+	K("routes[].rate_limit.rate", T_RATE, YES, .flags = F_REQ, RT(rate_limit.rate),
+	  .doc = "refill rate: N/s, N/m or N/h"),
 	K("routes[].rate_limit.burst", T_INT, YES, RANGE(0, 1000000), .def = "0",
-	  .doc = "tokens allowed above the rate"),
-	K("routes[].rate_limit.key", T_STRING, YES, .def = "client_ip",
-	  .doc = "client_ip, header:NAME or route"),
+	  RT(rate_limit.burst),
+	  .doc = "bucket size: requests admitted at once; 0 = the rate per second rounded up "
+		 "(at least 1)"),
+	K("routes[].rate_limit.key", T_STRING, YES, .def = "client_ip", RT(rate_limit),
+	  .set = set_rl_key,
+	  .doc = "a bucket per client address (client_ip), per value of a request header "
+		 "(header:NAME), or one for the route (route)"),
 	K("routes[].rate_limit.scope", T_ENUM, YES, .choices = "local|global", .def = "local",
-	  .doc = "this instance, or all instances through global.redis"),
+	  RT(rate_limit.global), .set = set_rl_scope,
+	  .doc = "local: this instance; global: all instances through global.redis (not "
+		 "supported yet)"),
 	K("routes[].request_headers", T_MAP, YES,
 	  .doc = "rewrite request headers sent upstream; Host, Content-Length, "
 		 "Transfer-Encoding and Connection are veer's and can be neither set nor removed"),
@@ -1090,11 +1084,33 @@ static void type_error(struct veer_cfg_walk *w, const struct key *k, const yaml_
 	char t[160], g[QBUF];
 
 	veer_cfg_error(w, &n->start_mark, "%s: expected %s, got %s", cpath,
-		       type_name(t, sizeof(t), k), kind(g, sizeof(g), n));
+		       type_name(t, sizeof(t), k), veer_cfg_kind(g, sizeof(g), n));
 }
 
-/* Apply the defaults of every key in effect whose owner is OWNER. */
-static void apply_defaults(struct veer_cfg_walk *w, const char *owner, void *base)
+/* The innermost F_SECTION key enclosing K within its owner, or NULL. */
+static const struct key *section_of(const struct key *k)
+{
+	char p[128];
+	const struct key *a;
+	char *cut;
+
+	snprintf(p, sizeof(p), "%s", k->path);
+	while ((cut = strrchr(p, '.')) != NULL) {
+		*cut = '\0';
+		if (cut - p >= 2 && strcmp(cut - 2, "[]") == 0)
+			return NULL;
+		a = key_find(p);
+		if (a != NULL && (a->flags & F_SECTION))
+			return a;
+	}
+	return NULL;
+}
+
+/* Apply the defaults of every key in effect whose owner is OWNER and that
+ * lies in no optional section (SEC NULL), or else of every key in effect
+ * inside section SEC (OWNER unused).  BASE is their owner. */
+static void apply_defaults(struct veer_cfg_walk *w, const char *owner, const struct key *sec,
+			   void *base)
 {
 	char o[128];
 
@@ -1104,7 +1120,8 @@ static void apply_defaults(struct veer_cfg_walk *w, const char *owner, void *bas
 		if (k->def == NULL || (k->flags & F_DOCDEF) || (k->width == 0 && k->set == NULL))
 			continue;
 		owner_of(k->path, o, sizeof(o));
-		if (strcmp(o, owner) != 0 || !key_in_effect(k))
+		if ((sec == NULL && strcmp(o, owner) != 0) || section_of(k) != sec ||
+		    !key_in_effect(k))
 			continue;
 		v.text = k->def;
 		v.len = strlen(k->def);
@@ -1141,21 +1158,25 @@ static void walk_list(struct veer_cfg_walk *w, const struct key *k, const yaml_n
 		void *el = arr != NULL ? arr + i * k->elem_size : NULL;
 		const yaml_node_t *item = veer_cfg_seq_item(w, node, i);
 		if (el != NULL)
-			apply_defaults(w, spath, el);
+			apply_defaults(w, spath, NULL, el);
 		pathf(ci, sizeof(ci), "%s[%zu]", cpath, i);
 		if (item->type != YAML_MAPPING_NODE)
 			veer_cfg_error(w, &item->start_mark, "%s: expected a mapping, got %s", ci,
-				       kind(g, sizeof(g), item));
+				       veer_cfg_kind(g, sizeof(g), item));
 		else
 			walk_map(w, item, spath, ci, el);
 	}
 }
 
+/* A T_STRLIST (each item a T_STRING whose owner is its slot of the array)
+ * or a T_FLAGS (the list replaces the default, each item sets its bit). */
 static void walk_strlist(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 			 const char *cpath, void *base)
 {
 	char ci[256], g[QBUF];
-	struct key item = *k; /* each item: a T_STRING key whose owner is its slot */
+	struct key item = *k;
+	bool flags = k->type == T_FLAGS;
+	uint32_t none = 0;
 	char **arr = NULL;
 	size_t n, cnt = 0;
 
@@ -1166,52 +1187,52 @@ static void walk_strlist(struct veer_cfg_walk *w, const struct key *k, const yam
 		return;
 	}
 	n = veer_cfg_seq_len(node);
-	if (base != NULL && k->width != 0 && n != 0) {
+	if (flags && n == 0) {
+		veer_cfg_error(w, &node->start_mark, "%s: at least one %s is needed", cpath,
+			       k->what != NULL ? k->what : "value");
+		return;
+	}
+	if (flags && slot(k, base) != NULL)
+		memcpy(slot(k, base), &none, sizeof(none));
+	if (!flags && base != NULL && k->width != 0 && n != 0) {
 		assert(k->width == sizeof(arr));
 		arr = veer_xcalloc(n, sizeof(*arr));
 		memcpy((char *)base + k->off, &arr, sizeof(arr));
 	}
-	item.type = T_STRING;
-	item.off = 0;
-	item.width = arr != NULL ? sizeof(char *) : 0;
+	if (!flags) {
+		item.type = T_STRING;
+		item.off = 0;
+		item.width = arr != NULL ? sizeof(char *) : 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const yaml_node_t *it = veer_cfg_seq_item(w, node, i);
 		struct scalar v;
+		void *owner;
 		pathf(ci, sizeof(ci), "%s[%zu]", cpath, i);
 		if (it->type != YAML_SCALAR_NODE || veer_cfg_is_null(it)) {
 			veer_cfg_error(w, &it->start_mark, "%s: expected a string, got %s", ci,
-				       kind(g, sizeof(g), it));
+				       veer_cfg_kind(g, sizeof(g), it));
 			continue;
 		}
 		v.text = (const char *)it->data.scalar.value;
 		v.len = it->data.scalar.length;
 		v.mark = &it->start_mark;
 		v.cpath = ci;
-		if (set_value(w, &item, &v, arr != NULL ? &arr[cnt] : NULL) == VEER_OK &&
-		    arr != NULL)
+		/* a flag sets its bit in the owner; a string fills its slot */
+		owner = flags ? base : arr != NULL ? &arr[cnt] : NULL;
+		if (set_value(w, &item, &v, owner) == VEER_OK && arr != NULL)
 			cnt++;
 	}
 	if (arr != NULL)
 		memcpy((char *)base + k->count_off, &cnt, sizeof(cnt));
 }
 
-/* True when S (LEN bytes) holds CR, LF or NUL: RFC 9110 section 5.5 lets
- * none of them into a field value, and CR or LF would split the request. */
-static bool has_crlfnul(const char *s, size_t len)
-{
-	return memchr(s, '\r', len) != NULL || memchr(s, '\n', len) != NULL ||
-	       memchr(s, '\0', len) != NULL;
-}
-
-/* A mapping of header names (tokens, unique case-insensitively) to values
- * (any scalar, taken as written: X-Beta: 1 is the text "1"). */
+/* A mapping of header names to values (veer_cfg_header_map()). */
 static void walk_strmap(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 			const char *cpath, void *base)
 {
-	char g[QBUF], q[QBUF], ci[320];
-	struct veer_header_kv *kv = NULL;
-	const yaml_node_pair_t *start;
-	size_t n, cnt = 0;
+	struct veer_header_kv **kv = slot(k, base);
+	size_t n;
 
 	if (veer_cfg_is_null(node))
 		return;
@@ -1219,81 +1240,32 @@ static void walk_strmap(struct veer_cfg_walk *w, const struct key *k, const yaml
 		type_error(w, k, node, cpath);
 		return;
 	}
-	start = node->data.mapping.pairs.start;
-	n = (size_t)(node->data.mapping.pairs.top - start);
-	if (base != NULL && k->width != 0 && n != 0) {
-		assert(k->width == sizeof(kv));
-		kv = veer_xcalloc(n, sizeof(*kv));
-		memcpy((char *)base + k->off, &kv, sizeof(kv));
-	}
-	for (const yaml_node_pair_t *p = start; p < node->data.mapping.pairs.top; p++) {
-		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
-		const yaml_node_t *first = NULL;
-		const char *name;
-		if (kn->type != YAML_SCALAR_NODE || veer_cfg_is_null(kn)) {
-			veer_cfg_error(w, &kn->start_mark, "%s: expected a header name, got %s",
-				       cpath, kind(g, sizeof(g), kn));
-			continue;
-		}
-		name = (const char *)kn->data.scalar.value;
-		if (!is_token(name, kn->data.scalar.length)) {
-			veer_cfg_error(w, &kn->start_mark, "%s: bad header name %s (%s)", cpath,
-				       quote(q, sizeof(q), name, kn->data.scalar.length),
-				       TOKEN_HINT);
-			continue;
-		}
-		pathf(ci, sizeof(ci), "%s.%s", cpath, name);
-		for (const yaml_node_pair_t *e = start; e < p && first == NULL; e++) {
-			const yaml_node_t *ek = veer_cfg_node(w, e->key);
-			if (ek->type == YAML_SCALAR_NODE &&
-			    strcasecmp((const char *)ek->data.scalar.value, name) == 0)
-				first = ek;
-		}
-		if (first != NULL) {
-			veer_cfg_error(w, &kn->start_mark,
-				       "%s: duplicate header (first at %zu:%zu)", ci,
-				       first->start_mark.line + 1, first->start_mark.column + 1);
-			continue;
-		}
-		if ((k->flags & F_MANAGED) && is_managed_header(name)) {
-			veer_cfg_error(w, &kn->start_mark, "%s: cannot be set (veer manages %s)",
-				       ci, MANAGED_TEXT);
-			continue;
-		}
-		if (vn->type != YAML_SCALAR_NODE || veer_cfg_is_null(vn)) {
-			veer_cfg_error(w, &vn->start_mark, "%s: expected a string, got %s", ci,
-				       kind(g, sizeof(g), vn));
-			continue;
-		}
-		if (has_crlfnul((const char *)vn->data.scalar.value, vn->data.scalar.length)) {
-			veer_cfg_error(w, &vn->start_mark,
-				       "%s: value must not contain CR, LF or NUL", ci);
-			continue;
-		}
-		if (kv == NULL)
-			continue;
-		kv[cnt].name = veer_xstrdup(name);
-		kv[cnt].value =
-			veer_xstrndup((const char *)vn->data.scalar.value, vn->data.scalar.length);
-		cnt++;
-	}
+	assert(kv == NULL || k->width == sizeof(*kv));
+	n = veer_cfg_header_map(w, node, cpath, (k->flags & F_MANAGED) != 0, kv);
 	if (kv != NULL)
-		memcpy((char *)base + k->count_off, &cnt, sizeof(cnt));
+		memcpy((char *)base + k->count_off, &n, sizeof(n));
 }
 
 static void walk_value(struct veer_cfg_walk *w, const struct key *k, const yaml_node_t *node,
 		       const char *cpath, void *base)
 {
 	struct scalar v;
+	bool on = true;
 
 	switch (k->type) {
 	case T_MAP:
+		if ((k->flags & F_SECTION) && slot(k, base) != NULL) {
+			assert(k->width == sizeof(on));
+			memcpy(slot(k, base), &on, sizeof(on));
+			apply_defaults(w, NULL, k, base);
+		}
 		walk_map(w, node, k->path, cpath, base);
 		return;
 	case T_LIST:
 		walk_list(w, k, node, cpath, base);
 		return;
 	case T_STRLIST:
+	case T_FLAGS:
 		walk_strlist(w, k, node, cpath, base);
 		return;
 	case T_STRMAP:
@@ -1333,10 +1305,10 @@ static void unknown_key(struct veer_cfg_walk *w, const yaml_node_t *kn, const ch
 		if (is_child(keys[i].path, spath))
 			o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s",
 					      o != 0 ? ", " : "", last_part(keys[i].path));
-	veer_cfg_error(
-		w, &kn->start_mark, "unknown key %s %s (known keys: %s)",
-		quote(q, sizeof(q), (const char *)kn->data.scalar.value, kn->data.scalar.length),
-		section(sec, sizeof(sec), cpath), known);
+	veer_cfg_error(w, &kn->start_mark, "unknown key %s %s (known keys: %s)",
+		       veer_cfg_quote(q, sizeof(q), (const char *)kn->data.scalar.value,
+				      kn->data.scalar.length),
+		       section(sec, sizeof(sec), cpath), known);
 }
 
 static bool same_scalar(const yaml_node_t *a, const yaml_node_t *b)
@@ -1362,10 +1334,10 @@ static void walk_map(struct veer_cfg_walk *w, const yaml_node_t *node, const cha
 	if (node->type != YAML_MAPPING_NODE) {
 		if (cpath[0] == '\0')
 			veer_cfg_error(w, mark, "the document must be a mapping, got %s",
-				       kind(g, sizeof(g), node));
+				       veer_cfg_kind(g, sizeof(g), node));
 		else
 			veer_cfg_error(w, mark, "%s: expected a mapping, got %s", cpath,
-				       kind(g, sizeof(g), node));
+				       veer_cfg_kind(g, sizeof(g), node));
 		return;
 	}
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
@@ -1377,18 +1349,20 @@ static void walk_map(struct veer_cfg_walk *w, const yaml_node_t *node, const cha
 
 		if (kn->type != YAML_SCALAR_NODE) {
 			veer_cfg_error(w, &kn->start_mark, "keys must be strings, got %s %s",
-				       kind(g, sizeof(g), kn), section(sec, sizeof(sec), cpath));
+				       veer_cfg_kind(g, sizeof(g), kn),
+				       section(sec, sizeof(sec), cpath));
 			continue;
 		}
 		name = (const char *)kn->data.scalar.value;
 		for (yaml_node_pair_t *e = node->data.mapping.pairs.start; e < p && !dup; e++) {
 			const yaml_node_t *ek = veer_cfg_node(w, e->key);
 			if (same_scalar(ek, kn)) {
-				veer_cfg_error(w, &kn->start_mark,
-					       "duplicate key %s %s (first at %zu:%zu)",
-					       quote(q, sizeof(q), name, kn->data.scalar.length),
-					       section(sec, sizeof(sec), cpath),
-					       ek->start_mark.line + 1, ek->start_mark.column + 1);
+				veer_cfg_error(
+					w, &kn->start_mark,
+					"duplicate key %s %s (first at %zu:%zu)",
+					veer_cfg_quote(q, sizeof(q), name, kn->data.scalar.length),
+					section(sec, sizeof(sec), cpath), ek->start_mark.line + 1,
+					ek->start_mark.column + 1);
 				dup = true;
 			}
 		}
@@ -1427,7 +1401,7 @@ required:
 
 void veer_cfg_defaults(struct veer_cfg_walk *w)
 {
-	apply_defaults(w, "", w->cfg);
+	apply_defaults(w, "", NULL, w->cfg);
 }
 
 void veer_cfg_walk_root(struct veer_cfg_walk *w, const yaml_node_t *root)
@@ -1446,6 +1420,7 @@ static const char *const ref_types[] = {
 	[T_INT] = "integer",
 	[T_BOOL] = "`true` or `false`",
 	[T_ENUM] = "enum",
+	[T_FLAGS] = "list",
 	[T_DURATION] = "duration",
 	[T_SIZE] = "size",
 	[T_PERCENT] = "percentage",
@@ -1465,6 +1440,10 @@ void veer_config_reference(FILE *f)
 		switch (k->type) {
 		case T_ENUM:
 			snprintf(t, sizeof(t), "one of %s", choices_text(c, sizeof(c), k));
+			type = t;
+			break;
+		case T_FLAGS:
+			snprintf(t, sizeof(t), "list of %s", choices_text(c, sizeof(c), k));
 			type = t;
 			break;
 		case T_INT:

@@ -2,6 +2,7 @@
 #include "veer/common.h"
 #include "veer/config.h"
 #include "veer/log.h"
+#include "veer/registry.h"
 #include "veer/worker.h"
 
 #include <errno.h>
@@ -91,7 +92,7 @@ static const char *self_path(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	char exe[4096];
-	struct veer_process proc;
+	struct veer_process proc = { 0 };
 	struct veer_errors errs = { 0 };
 	struct veer_config *cfg;
 	const char *path = NULL;
@@ -151,6 +152,8 @@ int main(int argc, char **argv)
 	proc.config = cfg; /* the process owns the reference from here */
 	pthread_mutex_init(&proc.free_lock, NULL);
 	proc.nworkers = cfg->global.workers;
+	proc.registry = veer_registry_new();
+	veer_registry_bind(proc.registry, cfg);
 	proc.argv = argv;
 	proc.exe = self_path(exe, sizeof(exe));
 	veer_sockets_import(&proc.inherited);
@@ -165,5 +168,7 @@ int main(int argc, char **argv)
 out:
 	if (veer_config_unref(cfg))
 		veer_config_free(cfg);
+	/* Last: configs point into the registry. */
+	veer_registry_free(proc.registry);
 	return rc;
 }

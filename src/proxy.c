@@ -9,6 +9,8 @@
 #include "veer/proxy.h"
 #include "veer/common.h"
 #include "veer/log.h"
+#include "veer/ratelimit.h"
+#include "veer/registry.h"
 #include "veer/router.h"
 
 #include <arpa/inet.h>
@@ -26,6 +28,8 @@
 #define RESP_HEAD_MAX (64u * 1024u)
 /* response_head(): an interim 1xx head went through, parse the next one. */
 #define HEAD_INTERIM 1
+/* response_head(): the response was dropped and the request retried. */
+#define HEAD_RETRIED 2
 
 static const char *const state_names[] = {
 	[VEER_CS_IDLE] = "idle", [VEER_CS_HEAD] = "head", [VEER_CS_FORWARD] = "forward",
@@ -36,6 +40,7 @@ static void client_process(struct veer_client *c);
 static void client_flush(struct veer_client *c);
 static void response_process(struct veer_upstream *u);
 static void finish_request(struct veer_client *c);
+static void end_attempts(struct veer_client *c);
 
 /* The one place client states change. */
 static void set_state(struct veer_client *c, enum veer_client_state s)
@@ -149,9 +154,11 @@ void veer_client_close(struct veer_client *c)
 		unpair(c);
 		veer_upstream_close(u);
 	}
+	end_attempts(c);
 	event_del(&c->rev);
 	event_del(&c->wev);
 	event_del(&c->timer);
+	event_del(&c->retry_ev);
 	close(c->fd);
 	c->fd = -1;
 	unpin_request(c);
@@ -167,6 +174,7 @@ void veer_client_free(struct veer_client *c)
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	evbuffer_free(c->replay);
+	evbuffer_free(c->resend);
 	free(c->hdrs);
 	c->magic = 0;
 	free(c);
@@ -175,6 +183,7 @@ void veer_client_free(struct veer_client *c)
 /* Stop reading, flush what is queued, then close. */
 static void client_close_after_flush(struct veer_client *c)
 {
+	end_attempts(c);
 	set_state(c, VEER_CS_CLOSING);
 	pause_read(c);
 	event_del(&c->timer);
@@ -186,16 +195,34 @@ static void client_close_after_flush(struct veer_client *c)
 /* Answer the current request ourselves.  CLOSE forces the connection to
  * close afterwards; otherwise it stays open when the request was read in
  * full and the client wants keep-alive. */
-static void respond(struct veer_client *c, int status, const char *body, size_t len, bool close_conn)
+/* The proxied request is over for its pool: retry and request counts. */
+static void end_attempts(struct veer_client *c)
 {
-	char extra[96];
-	bool close_after = close_conn || !c->keep_alive || !c->req_done;
+	struct veer_wpool *wp = c->wp;
 
-	extra[0] = '\0';
+	if (wp == NULL)
+		return;
+	if (c->retry_counted)
+		wp->retries_inflight--;
+	c->retry_counted = false;
+	wp->requests_inflight--;
+	c->wp = NULL;
+	event_del(&c->retry_ev);
+	veer_wpool_unref(c->w, wp);
+}
+
+static void respond_with(struct veer_client *c, int status, const char *body, size_t len,
+			 bool close_conn, const char *more)
+{
+	char extra[512];
+	bool close_after = close_conn || !c->keep_alive || !c->req_done;
+	int n = 0;
+
 	if (c->req_id[0] != '\0')
-		snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", c->req_id);
+		n = snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", c->req_id);
 	if (!close_after && c->http_minor == 0)
-		strcat(extra, "Connection: keep-alive\r\n");
+		n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Connection: keep-alive\r\n");
+	snprintf(extra + n, sizeof(extra) - (size_t)n, "%s", more != NULL ? more : "");
 	/* HEAD: the head only, with the length the body would have. */
 	veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len,
 				c->is_head);
@@ -204,6 +231,11 @@ static void respond(struct veer_client *c, int status, const char *body, size_t 
 		client_close_after_flush(c);
 	else
 		finish_request(c);
+}
+
+static void respond(struct veer_client *c, int status, const char *body, size_t len, bool close_conn)
+{
+	respond_with(c, status, body, len, close_conn, NULL);
 }
 
 static void respond_error(struct veer_client *c, int status, bool close_conn)
@@ -222,10 +254,12 @@ static void finish_request(struct veer_client *c)
 		client_close_after_flush(c);
 		return;
 	}
+	end_attempts(c);
 	veer_msg_reset(&c->req);
 	llhttp_reset(&c->parser);
 	c->req_id[0] = '\0';
 	evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
+	evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
 	/* The next request picks up the generation current then. */
 	unpin_request(c);
 	set_state(c, VEER_CS_IDLE);
@@ -371,6 +405,36 @@ static void hash_key(const struct veer_client *c, const struct veer_pool_conf *p
 	}
 }
 
+/* Keep a copy of the first N bytes of SRC in c->replay, for a retry (a
+ * pooled connection found dead, or retries:), while the request stays
+ * within VEER_REPLAY_MAX; past that it is not replayable. */
+static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
+{
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr ptr;
+	size_t done = 0;
+	int nv, i;
+
+	if (!c->keep_replay || n == 0)
+		return;
+	if (evbuffer_get_length(c->replay) + n > VEER_REPLAY_MAX) {
+		c->keep_replay = false;
+		evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
+		return;
+	}
+	while (done < n) {
+		evbuffer_ptr_set(src, &ptr, done, EVBUFFER_PTR_SET);
+		nv = evbuffer_peek(src, (ssize_t)(n - done), &ptr, v, 16);
+		if (nv <= 0)
+			break;
+		for (i = 0; i < nv && i < 16 && done < n; i++) {
+			size_t take = v[i].iov_len < n - done ? v[i].iov_len : n - done;
+			evbuffer_add(c->replay, v[i].iov_base, take);
+			done += take;
+		}
+	}
+}
+
 /* Write the upstream request head and start moving the body. */
 static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 {
@@ -395,24 +459,27 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 	fwd.span_id = span;
 
 	u->resp.skip_body = c->is_head;
-	if (evbuffer_get_length(c->replay) > 0) {
-		/* A retry: the head was written once already. */
-		evbuffer_add_buffer(u->out, c->replay);
+	if (evbuffer_get_length(c->resend) > 0) {
+		/* A retry: the request as first sent (head and body so far). */
+		evbuffer_add_buffer(u->out, c->resend);
 		return;
 	}
 	veer_http1_write_request(u->out, &c->req, &c->parser, &fwd);
-	if (u->reused) {
-		/* Keep a copy: a pooled connection may turn out dead, and the
-		 * request is then sent once more on a new one. */
-		size_t n = evbuffer_get_length(u->out);
-		evbuffer_add(c->replay, evbuffer_pullup(u->out, (ssize_t)n), n);
-	}
+	c->keep_replay = u->reused || u->wp->conf->retries.enabled;
+	if (c->keep_replay)
+		keep_copy(c, u->out, evbuffer_get_length(u->out));
 }
 
 /* Arm the upstream's response timer once the request is out. */
 static void arm_response_timer(struct veer_upstream *u)
 {
-	event_add(&u->timer, veer_worker_timeout(u->w, u->wp->conf->response_timeout));
+	const struct veer_pool_conf *p = u->wp->conf;
+	veer_ms_t ms = p->response_timeout;
+
+	/* retries.per_try_timeout bounds each attempt when set. */
+	if (p->retries.enabled && p->retries.per_try_timeout > 0 && p->retries.per_try_timeout < ms)
+		ms = p->retries.per_try_timeout;
+	event_add(&u->timer, veer_worker_timeout(u->w, ms));
 }
 
 static void up_flush(struct veer_client *c, struct veer_upstream *u)
@@ -420,7 +487,7 @@ static void up_flush(struct veer_client *c, struct veer_upstream *u)
 	int rc = veer_upstream_flush(u);
 
 	if (rc == VEER_ERR) {
-		veer_proxy_upstream_error(u, 502);
+		veer_proxy_upstream_error(u, 502, VEER_FAIL_RESET);
 		return;
 	}
 	if (rc == VEER_AGAIN && evbuffer_get_length(u->out) > VEER_HIGH_WATER)
@@ -461,6 +528,7 @@ static void forward_body(struct veer_client *c)
 		return;
 	}
 	if (n > 0) {
+		keep_copy(c, c->in, n);
 		evbuffer_remove_buffer(c->in, u->out, n);
 		c->body_sent = true;
 	}
@@ -473,35 +541,241 @@ static void forward_body(struct veer_client *c)
 	up_flush(c, u);
 }
 
+/* Consume the head and a body already at hand before answering here; a
+ * body not all there yet makes the answer close the connection. */
+static void consume_request(struct veer_client *c)
+{
+	size_t n;
+
+	evbuffer_drain(c->in, c->req.head_len);
+	if (veer_http1_parse_body(&c->parser, &c->req, c->in, &n) == VEER_OK) {
+		evbuffer_drain(c->in, n);
+		c->req_done = true;
+	}
+}
+
+/* A 429 with Retry-After and the RateLimit-* fields (IETF draft
+ * ratelimit-headers): the limit is the bucket size, the reset the time until
+ * it is full again. */
+static void respond_limited(struct veer_client *c, const struct veer_bucket_result *res,
+			    uint32_t limit)
+{
+	char more[256];
+
+	snprintf(more, sizeof(more),
+		 "Retry-After: %llu\r\nRateLimit-Limit: %u\r\nRateLimit-Remaining: %u\r\n"
+		 "RateLimit-Reset: %llu\r\n",
+		 (unsigned long long)((res->retry_after_ms + 999) / 1000 ? (res->retry_after_ms + 999) / 1000 : 1),
+		 limit, res->remaining, (unsigned long long)((res->reset_ms + 999) / 1000));
+	consume_request(c);
+	respond_with(c, 429, "429 Too Many Requests\n", 22, false, more);
+}
+
+/* A server of WP the request may go to now, or -1 when every one is out
+ * (unhealthy, breaker open, half-open with its probes out).  The first
+ * pass also passes over servers this request already tried and thins out
+ * those in slow start; the second pass takes any server still in. */
+static int pick_server(struct veer_client *c, struct veer_wpool *wp, struct veer_pick_ctx *ctx)
+{
+	struct veer_pool_conf *pool = wp->conf;
+	size_t n = wp->nservers, i;
+	uint8_t stack[256], *skip = n <= sizeof(stack) ? stack : veer_xcalloc(n, 1);
+	uint64_t now = veer_now_ms();
+	int idx = -1, pass;
+	size_t guard;
+
+	for (pass = 0; pass < 2 && idx < 0; pass++) {
+		for (i = 0; i < n; i++) {
+			uint32_t share = veer_server_share(&pool->servers[i], now);
+			bool out = share == 0;
+			if (!out && pool->breaker.enabled) {
+				const struct veer_breaker *b = &wp->servers[i].breaker;
+				enum veer_breaker_state st = veer_breaker_state_at(b, now);
+				out = st == VEER_BREAKER_OPEN ||
+				      (st == VEER_BREAKER_HALF_OPEN &&
+				       b->probes_out >= pool->breaker.probe_requests);
+			}
+			if (!out && pass == 0) {
+				if (i < 64 && (c->tried & (1ull << i)))
+					out = true;
+				else if (share < 1000 && veer_rand_next(&c->w->rng) % 1000 >= share)
+					out = true;
+			}
+			skip[i] = out;
+		}
+		ctx->skip = skip;
+		for (guard = 0; guard <= n; guard++) {
+			idx = pool->balancer->pick(pool, &wp->bal, ctx);
+			if (idx < 0 || !pool->breaker.enabled ||
+			    veer_breaker_allow(&wp->servers[idx].breaker, &pool->breaker, now))
+				break;
+			skip[idx] = 1;
+			idx = -1;
+		}
+	}
+	ctx->skip = NULL;
+	if (skip != stack)
+		free(skip);
+	return idx;
+}
+
+/* The request cannot be sent anywhere: answer STATUS (or cut the response
+ * short if one started). */
+static void fail_request(struct veer_client *c, int status)
+{
+	if (c->up != NULL) {
+		struct veer_upstream *u = c->up;
+		unpair(c);
+		veer_upstream_close(u);
+	}
+	if (c->resp_started || c->state == VEER_CS_CLOSED) {
+		abort_request(c);
+		return;
+	}
+	respond_error(c, status, false);
+}
+
+/* Send the request (first try or a retry) to a server of c->wp.  False when
+ * it was answered instead (503 every server out, 502 no socket). */
+static bool start_attempt(struct veer_client *c, bool fresh)
+{
+	struct veer_wpool *wp = c->wp;
+	struct veer_pool_conf *pool = wp->conf;
+	struct veer_pick_ctx ctx = { 0 };
+	struct veer_upstream *u;
+	int idx;
+
+	if (pool->breaker.enabled && pool->breaker.max_pending > 0 &&
+	    wp->pending >= pool->breaker.max_pending) {
+		/* circuit_breaker.max_pending: requests waiting for a
+		 * connection to this pool (per worker). */
+		fail_request(c, 503);
+		return false;
+	}
+	if (pool->balance == VEER_BALANCE_HASH)
+		hash_key(c, pool, &ctx);
+	idx = pick_server(c, wp, &ctx);
+	if (idx < 0) {
+		/* Every server is out: at once, never after a timeout. */
+		fail_request(c, 503);
+		return false;
+	}
+	u = veer_upstream_get(c->w, wp, (uint32_t)idx, fresh);
+	if (u == NULL) {
+		fail_request(c, 502);
+		return false;
+	}
+	c->tries++;
+	if (idx < 64)
+		c->tried |= 1ull << idx;
+	c->pool = pool;
+	pair(c, u);
+	send_request_head(c, u);
+	return true;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_client *c = arg;
+	bool fresh = c->retried;
+
+	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
+	(void)fd;
+	(void)what;
+	if (c->state != VEER_CS_FORWARD || c->wp == NULL || c->up != NULL)
+		return;
+	if (!start_attempt(c, fresh))
+		return;
+	resume_read(c);
+	forward_body(c);
+	if (c->state == VEER_CS_FORWARD && c->up != NULL)
+		up_flush(c, c->up);
+}
+
+/* Try U's request again after failure F (STATUS for VEER_FAIL_STATUS):
+ * only before any response byte reached the client, per retries: (or once,
+ * on a new connection, when a pooled connection was found dead), with the
+ * request bytes at hand.  True when a retry is under way. */
+static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum veer_failure f,
+			  int status)
+{
+	struct veer_wpool *wp = u->wp;
+	const struct veer_retry_conf *rc = &wp->conf->retries;
+	bool nothing_sent = f == VEER_FAIL_CONNECT;
+	bool dead_pooled = u->reused && !u->got_bytes && f == VEER_FAIL_RESET && !c->retried;
+	uint64_t delay = 0;
+	struct timeval tv;
+
+	if (c->resp_started || c->wp != wp || c->state != VEER_CS_FORWARD)
+		return false;
+	if (!dead_pooled) {
+		if (!rc->enabled || !veer_retry_should(rc, c->tries, f, status, c->idempotent, false) ||
+		    !veer_retry_budget_allows(rc, wp->retries_inflight, wp->requests_inflight))
+			return false;
+	}
+	/* The bytes to send again: all of them are still in u->out when the
+	 * connection never came up; else the replay copy must hold the
+	 * whole request so far. */
+	evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
+	if (nothing_sent) {
+		evbuffer_add_buffer(c->resend, u->out);
+	} else if (c->keep_replay) {
+		struct evbuffer_iovec v[16];
+		int nv = evbuffer_peek(c->replay, -1, NULL, v, 16), i;
+		if (nv > 16)
+			return false;
+		for (i = 0; i < nv; i++)
+			evbuffer_add(c->resend, v[i].iov_base, v[i].iov_len);
+	} else {
+		return false;
+	}
+	unpair(c);
+	veer_upstream_close(u);
+	if (dead_pooled) {
+		c->retried = true; /* once, on a new connection */
+	} else {
+		if (!c->retry_counted) {
+			wp->retries_inflight++;
+			c->retry_counted = true;
+		}
+		delay = veer_retry_backoff_ms(rc, c->tries, veer_rand_next(&c->w->rng));
+	}
+	veer_debug("client %s: retry %u after %s (%llums)", c->ip, c->tries,
+		   dead_pooled ? "a dead pooled connection" : "a failure", (unsigned long long)delay);
+	pause_read(c);
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	event_add(&c->retry_ev, &tv);
+	return true;
+}
+
+/* Record U's outcome in its server's breaker. */
+static void breaker_record(struct veer_upstream *u, bool success)
+{
+	const struct veer_pool_conf *pool = u->wp->conf;
+
+	if (pool->breaker.enabled)
+		veer_breaker_record(&u->wp->servers[u->server].breaker, &pool->breaker, veer_now_ms(),
+				    success);
+}
+
 static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_pool)
 {
 	struct veer_worker *w = c->w;
 	struct veer_wpool *wp = veer_worker_wpool(w, c->gen, route_pool);
-	struct veer_pick_ctx ctx = { 0 };
-	struct veer_pool_conf *pool;
-	struct veer_upstream *u;
-	int idx;
 
 	if (wp == NULL) {
 		/* The pool went away in a reload since this request began. */
 		respond_error(c, 503, false);
 		return;
 	}
-	pool = wp->conf;
-	if (pool->balance == VEER_BALANCE_HASH)
-		hash_key(c, pool, &ctx);
-	idx = pool->balancer->pick(pool, &wp->bal, &ctx);
-	if (idx < 0) {
-		respond_error(c, 503, false);
-		return;
+	if (wp->conf->limiter != NULL) {
+		struct veer_bucket_result res = veer_limiter_take(wp->conf->limiter, "", 0, veer_now_ms());
+		if (!res.allowed) {
+			respond_limited(c, &res, wp->conf->rate_limit.burst);
+			return;
+		}
 	}
-	u = veer_upstream_get(w, wp, (uint32_t)idx, false);
-	if (u == NULL) {
-		respond_error(c, 502, false);
-		return;
-	}
-	c->pool = pool;
-	pair(c, u);
 	if (c->req.req_id < 0) {
 		/* 16 hex of per-worker randomness, then a counter: unique
 		 * without a syscall or a lock. */
@@ -509,7 +783,14 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 		veer_hex64(c->req_id + 16, ++w->req_seq);
 		c->req_id[32] = '\0';
 	}
-	send_request_head(c, u);
+	c->wp = wp;
+	veer_wpool_ref(wp);
+	wp->requests_inflight++;
+	c->tries = 0;
+	c->tried = 0;
+	c->idempotent = veer_method_idempotent(llhttp_method_name((llhttp_method_t)c->parser.method));
+	if (!start_attempt(c, false))
+		return;
 	evbuffer_drain(c->in, c->req.head_len);
 	if ((c->req.flags & VEER_H_EXPECT_100) && c->http_minor == 1 &&
 	    ((c->req.flags & VEER_H_CHUNKED) || c->parser.content_length > 0) &&
@@ -530,18 +811,46 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 }
 
 /* A complete request head is in c->req: route it. */
+static void respond_limited(struct veer_client *c, const struct veer_bucket_result *res,
+			    uint32_t limit);
+
+/* routes[].rate_limit: one token from the bucket of this request's key
+ * (client address, a header's value, or the route as a whole).  False when
+ * the request was answered 429. */
+static bool route_admits(struct veer_client *c, const struct veer_route_conf *route)
+{
+	const struct veer_ratelimit_conf *rl = &route->rate_limit;
+	struct veer_bucket_result res;
+	const char *key = "";
+	size_t len = 0;
+
+	switch (rl->key) {
+	case VEER_RLKEY_HEADER:
+		key = veer_msg_header(&c->req, rl->key_header, &len);
+		if (key != NULL)
+			break;
+		/* Without the header, the client's address. */
+		/* fall through */
+	case VEER_RLKEY_CLIENT_IP:
+		key = c->ip;
+		len = strlen(c->ip);
+		break;
+	default:
+		break;
+	}
+	res = veer_limiter_take(route->limiter, key, len, veer_now_ms());
+	if (res.allowed)
+		return true;
+	respond_limited(c, &res, rl->burst);
+	return false;
+}
+
 /* Answer the request here (404, respond:, a version mismatch ...): consume
  * the head and a body already at hand, or close after answering.  BODY NULL
  * gives veer's standard short body for STATUS. */
 static void answer_here(struct veer_client *c, int status, const char *body, size_t len)
 {
-	size_t n;
-
-	evbuffer_drain(c->in, c->req.head_len);
-	if (veer_http1_parse_body(&c->parser, &c->req, c->in, &n) == VEER_OK) {
-		evbuffer_drain(c->in, n);
-		c->req_done = true;
-	}
+	consume_request(c);
 	if (body == NULL)
 		respond_error(c, status, false);
 	else
@@ -596,6 +905,8 @@ static void start_request(struct veer_client *c)
 		answer_here(c, 404, NULL, 0);
 		return;
 	}
+	if (route->limiter != NULL && !route_admits(c, route))
+		return;
 	switch (veer_route_pool(route, &c->req, veer_rand_next(&c->w->rng), &pool)) {
 	case VEER_ROUTE_POOL:
 		proxy_request(c, pool);
@@ -774,7 +1085,8 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->replay = evbuffer_new();
-	if (c->in == NULL || c->out == NULL || c->replay == NULL)
+	c->resend = evbuffer_new();
+	if (c->in == NULL || c->out == NULL || c->replay == NULL || c->resend == NULL)
 		abort(); /* out-of-memory policy: see common.h */
 	c->hdrs = veer_xcalloc(l->max_headers, sizeof(*c->hdrs));
 	c->max_hdrs = (uint32_t)l->max_headers;
@@ -782,6 +1094,7 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	event_assign(&c->timer, w->base, -1, 0, client_timer_cb, c);
+	event_assign(&c->retry_ev, w->base, -1, 0, retry_cb, c);
 	event_add(&c->rev, NULL);
 	c->state = VEER_CS_IDLE;
 	/* A new connection gets the header timeout for its first byte. */
@@ -837,31 +1150,7 @@ void veer_proxy_upstream_drained(struct veer_upstream *u)
 	}
 }
 
-/* Retry once on a fresh connection: the pooled one died before answering. */
-static bool try_replay(struct veer_client *c, struct veer_upstream *u)
-{
-	struct veer_upstream *fresh;
-	struct veer_wpool *wp = u->wp;
-	uint32_t sidx = u->server;
-
-	if (!u->reused || u->got_bytes || c->retried || c->body_sent ||
-	    evbuffer_get_length(c->replay) == 0)
-		return false;
-	veer_wpool_ref(wp); /* across the close */
-	unpair(c);
-	veer_upstream_close(u);
-	fresh = veer_upstream_get(c->w, wp, sidx, true);
-	veer_wpool_unref(c->w, wp);
-	if (fresh == NULL)
-		return false;
-	c->retried = true;
-	pair(c, fresh);
-	send_request_head(c, fresh);
-	veer_debug("client %s: pooled connection was dead, retrying on a new one", c->ip);
-	return true;
-}
-
-void veer_proxy_upstream_error(struct veer_upstream *u, int status)
+void veer_proxy_upstream_error(struct veer_upstream *u, int status, enum veer_failure f)
 {
 	struct veer_client *c = u->client;
 
@@ -869,7 +1158,11 @@ void veer_proxy_upstream_error(struct veer_upstream *u, int status)
 		veer_upstream_close(u);
 		return;
 	}
-	if (status == 502 && try_replay(c, u))
+	/* A pooled connection the server had closed is not the server
+	 * failing. */
+	if (!(u->reused && !u->got_bytes && f == VEER_FAIL_RESET))
+		breaker_record(u, false);
+	if (retry_request(c, u, f, status))
 		return;
 	if (c->up == u) {
 		unpair(c);
@@ -890,6 +1183,8 @@ static void response_done(struct veer_upstream *u)
 
 	u->keep_alive = llhttp_should_keep_alive(&u->parser) && c->req_done &&
 			evbuffer_get_length(u->in) == 0 && !c->no_reuse;
+	/* A 5xx from the server counts against it (RFC 9110 §15.6). */
+	breaker_record(u, u->parser.status_code < 500);
 	event_del(&u->timer);
 	unpair(c);
 	veer_upstream_release(u);
@@ -924,6 +1219,12 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 	if (rc == VEER_ERR)
 		return VEER_ERR;
 	code = u->parser.status_code;
+	if (code >= 502 && code <= 504 && u->wp->conf->retries.enabled) {
+		/* retries.on 502/503/504: the answer is dropped, unread. */
+		breaker_record(u, false);
+		if (retry_request(c, u, VEER_FAIL_STATUS, code))
+			return HEAD_RETRIED;
+	}
 	r.http_minor = c->http_minor;
 	r.request_id = c->req_id[0] ? c->req_id : NULL;
 	if (code == 101 && c->websocket && u->parser.upgrade) {
@@ -976,7 +1277,7 @@ static void response_process(struct veer_upstream *u)
 	}
 	while (!u->head_done) {
 		rc = response_head(c, u);
-		if (rc == VEER_AGAIN)
+		if (rc == VEER_AGAIN || rc == HEAD_RETRIED)
 			return;
 		if (rc == VEER_ERR) {
 			veer_debug("upstream %s: bad response head",
@@ -1022,7 +1323,7 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
-		veer_proxy_upstream_error(u, 502);
+		veer_proxy_upstream_error(u, 502, VEER_FAIL_RESET);
 		return;
 	}
 	if (n == 0) {
@@ -1035,7 +1336,7 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		if (!u->head_done) {
 			if (evbuffer_get_length(u->in) > 0)
 				u->got_bytes = true;
-			veer_proxy_upstream_error(u, 502);
+			veer_proxy_upstream_error(u, 502, VEER_FAIL_RESET);
 			return;
 		}
 		response_process(u);

@@ -1,7 +1,9 @@
 /* veer — the process: starts the workers, runs the control loop (signals),
  * stops gracefully. */
 #include "veer/common.h"
+#include "veer/health.h"
 #include "veer/log.h"
+#include "veer/registry.h"
 #include "veer/notify.h"
 #include "veer/worker.h"
 
@@ -148,6 +150,7 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 	if (nc == NULL)
 		goto fail;
 	nl = nc->nlisteners;
+	veer_registry_bind(proc->registry, nc);
 	if (nc->global.workers != proc->nworkers)
 		veer_warn("reload: global.workers %u -> %u takes a restart; keeping %u workers",
 			  proc->nworkers, nc->global.workers, proc->nworkers);
@@ -189,6 +192,10 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 	}
 	free(fds);
 	veer_sockets_prune(&proc->sockets, still_listening, nc);
+	/* Health checks follow the new pools; their verdicts live in the
+	 * registry and carry over. */
+	veer_health_stop(proc->health);
+	proc->health = veer_health_start(proc->base, nc);
 	if (veer_config_unref(proc->config))
 		veer_config_free(proc->config);
 	proc->config = nc;
@@ -367,6 +374,7 @@ int veer_process_run(struct veer_process *proc)
 			  proc->nworkers == 1 ? "" : "s", (int)getpid());
 		veer_notify_ready(proc->generation);
 		take_over(proc);
+		proc->health = veer_health_start(proc->base, proc->config);
 		event_base_dispatch(proc->base);
 		rc = 0;
 	} else {
@@ -387,6 +395,8 @@ out:
 	}
 	veer_listeners_close(proc);
 	free_queued(proc);
+	veer_health_stop(proc->health);
+	proc->health = NULL;
 	veer_sockets_free(&proc->sockets);
 	veer_sockets_free(&proc->inherited);
 	if (proc->sig_usr2) event_free(proc->sig_usr2);

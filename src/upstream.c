@@ -48,10 +48,11 @@ static void up_write_cb(evutil_socket_t fd, short what, void *arg)
 		if (err != 0) {
 			veer_debug("upstream %s: connect failed: %s",
 				   u->wp->conf->servers[u->server].addr.text, strerror(err));
-			veer_proxy_upstream_error(u, 502);
+			veer_proxy_upstream_error(u, 502, VEER_FAIL_CONNECT);
 			return;
 		}
 		u->state = VEER_US_ACTIVE;
+		u->wp->pending--;
 		event_del(&u->timer);
 		event_add(&u->rev, NULL);
 		veer_proxy_upstream_connected(u);
@@ -65,7 +66,7 @@ static void up_write_cb(evutil_socket_t fd, short what, void *arg)
 	case VEER_AGAIN:
 		break;
 	default:
-		veer_proxy_upstream_error(u, 502);
+		veer_proxy_upstream_error(u, 502, VEER_FAIL_RESET);
 		break;
 	}
 }
@@ -83,10 +84,10 @@ static void up_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case VEER_US_CONNECTING:
 		veer_debug("upstream %s: connect timeout", u->wp->conf->servers[u->server].addr.text);
-		veer_proxy_upstream_error(u, 502);
+		veer_proxy_upstream_error(u, 502, VEER_FAIL_CONNECT);
 		break;
 	case VEER_US_ACTIVE:
-		veer_proxy_upstream_error(u, 504);
+		veer_proxy_upstream_error(u, 504, VEER_FAIL_TIMEOUT);
 		break;
 	default:
 		break;
@@ -122,6 +123,7 @@ static struct veer_upstream *up_new(struct veer_worker *w, struct veer_wpool *wp
 	event_assign(&u->timer, w->base, -1, 0, up_timer_cb, u);
 	veer_msg_init(&u->resp, &u->parser, HTTP_RESPONSE, u->hdrs, VEER_ARRAY_LEN(u->hdrs));
 	u->state = VEER_US_CONNECTING;
+	wp->pending++; /* circuit_breaker.max_pending counts these */
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 || errno == EINPROGRESS) {
 		/* Completion (or failure) is reported by the write event. */
 		event_add(&u->wev, NULL);
@@ -195,6 +197,8 @@ void veer_upstream_close(struct veer_upstream *u)
 		struct veer_server_rt *srt = &u->wp->servers[u->server];
 		TAILQ_REMOVE(&srt->idle, u, link);
 		srt->nidle--;
+	} else if (u->state == VEER_US_CONNECTING) {
+		u->wp->pending--;
 	}
 	event_del(&u->rev);
 	event_del(&u->wev);

@@ -251,6 +251,8 @@ static void build_pools(struct veer_worker *w, struct veer_wpool **old_map, size
 				struct veer_upstream *u;
 				if (strcmp(old->conf->servers[s].addr.text, pc->servers[k].addr.text) != 0)
 					continue;
+				/* Its breaker state carries over too. */
+				map[i]->servers[k].breaker = old->servers[s].breaker;
 				while ((u = TAILQ_LAST(&old->servers[s].idle, veer_upstream_list)) != NULL) {
 					TAILQ_REMOVE(&old->servers[s].idle, u, link);
 					old->servers[s].nidle--;

@@ -33,10 +33,14 @@ struct veer_addr {
 	char text[80];
 };
 
+struct veer_server_health; /* registry.h */
+struct veer_limiter;       /* ratelimit.h */
+
 struct veer_server_conf {
 	char *address;         /* as written in the file: runtime state key */
 	struct veer_addr addr; /* resolved at load */
 	uint32_t weight;       /* 0 (no traffic) .. 1000; default 1 */
+	struct veer_server_health *health; /* registry record, bound before publication */
 };
 
 enum veer_balance_kind {
@@ -55,6 +59,65 @@ enum veer_hash_on {
 	VEER_HASH_PATH,      /* path */
 };
 
+/* pools[].health_check: active HTTP checks from the control loop. */
+struct veer_health_conf {
+	bool enabled;         /* the key is present */
+	char *path;           /* default "/healthz" */
+	veer_ms_t interval;   /* default 2s */
+	veer_ms_t timeout;    /* default 1s */
+	uint32_t rise;        /* default 2: successes in a row to become healthy */
+	uint32_t fall;        /* default 3: failures in a row to become unhealthy */
+};
+
+/* pools[].circuit_breaker (per server). */
+struct veer_breaker_conf {
+	bool enabled;
+	uint32_t consecutive_failures; /* default 5; 0 = rule off */
+	uint32_t failure_rate;         /* percent, default 50; 0 = rule off */
+	veer_ms_t window;              /* default 10s */
+	uint32_t min_requests;         /* default 20 */
+	veer_ms_t open_for;            /* default 30s */
+	uint32_t probe_requests;       /* default 3 */
+	uint32_t max_pending;          /* default 1024; 0 = no bound */
+};
+
+/* Conditions of retries.on (bits). */
+enum veer_retry_on {
+	VEER_RETRY_CONNECT_FAILURE = 1u << 0,
+	VEER_RETRY_RESET = 1u << 1,
+	VEER_RETRY_TIMEOUT = 1u << 2,
+	VEER_RETRY_502 = 1u << 3,
+	VEER_RETRY_503 = 1u << 4,
+	VEER_RETRY_504 = 1u << 5,
+};
+
+/* pools[].retries. */
+struct veer_retry_conf {
+	bool enabled;
+	uint32_t attempts;          /* tries in all, the first included; default 3 */
+	uint32_t on;                /* enum veer_retry_on bits; default connect_failure */
+	veer_ms_t per_try_timeout;  /* 0 = timeouts.response */
+	veer_ms_t backoff_base;     /* default 25ms */
+	veer_ms_t backoff_max;      /* default 250ms */
+	uint32_t budget;            /* percent, default 20 */
+};
+
+enum veer_ratelimit_key {
+	VEER_RLKEY_CLIENT_IP = 0,
+	VEER_RLKEY_HEADER,          /* header:NAME */
+	VEER_RLKEY_ROUTE,           /* one bucket for the whole route */
+};
+
+/* pools[].rate_limit and routes[].rate_limit: a token bucket. */
+struct veer_ratelimit_conf {
+	bool enabled;
+	double rate;                /* tokens per second */
+	uint32_t burst;             /* bucket size; default 0 = max(1, rate per second) */
+	enum veer_ratelimit_key key; /* routes only; pools always one bucket */
+	char *key_header;           /* for header:NAME */
+	bool global;                /* scope: global (Redis) */
+};
+
 struct veer_pool_conf {
 	char *name;
 	char *version; /* semantic version text, NULL when absent */
@@ -70,6 +133,11 @@ struct veer_pool_conf {
 	veer_ms_t keepalive_idle_timeout; /* default 60s */
 	veer_ms_t connect_timeout;        /* default 5s */
 	veer_ms_t response_timeout;       /* default 60s */
+	struct veer_health_conf health;
+	struct veer_breaker_conf breaker;
+	struct veer_retry_conf retries;
+	struct veer_ratelimit_conf rate_limit;
+	struct veer_limiter *limiter; /* registry record when rate_limit.enabled */
 	size_t index; /* position in veer_config.pools */
 };
 
@@ -135,6 +203,9 @@ struct veer_route_conf {
 	struct veer_pool_conf *blue;
 	struct veer_pool_conf *green;
 	bool green_active;       /* active: green (else blue) */
+
+	struct veer_ratelimit_conf rate_limit;
+	struct veer_limiter *limiter; /* registry record when rate_limit.enabled */
 
 	/* request_headers */
 	struct veer_header_kv *set_headers;

@@ -24,6 +24,7 @@
 
 #include "veer/config.h"
 #include "veer/http1.h"
+#include "veer/retry.h"
 #include "veer/worker.h"
 
 #define VEER_CLIENT_MAGIC 0x56434c54u   /* "VCLT" */
@@ -35,6 +36,9 @@
 #define VEER_LOW_WATER (64u * 1024u)
 /* Most bytes read from a socket in one go. */
 #define VEER_READ_CHUNK (16u * 1024u)
+/* Requests (head and body) up to this size are kept for retries; larger
+ * ones are retried only when nothing was sent (a connect failure). */
+#define VEER_REPLAY_MAX (64u * 1024u)
 
 /* The client side of a request.  Transitions happen only in proxy.c's
  * set_state(). */
@@ -95,7 +99,15 @@ struct veer_client {
 	struct veer_pool_conf *pool;
 	char ip[48];
 	char req_id[40];     /* generated X-Request-Id for this request, or "" */
-	struct evbuffer *replay; /* request head kept for one retry on a dead reused connection */
+	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX) */
+	struct evbuffer *resend; /* the bytes a retry sends first */
+	struct event retry_ev;   /* backoff before a retry */
+	struct veer_wpool *wp;   /* pool of the proxied request (one reference), or NULL */
+	uint64_t tried;          /* servers tried for this request (bit = index < 64) */
+	uint32_t tries;          /* attempts made for this request */
+	bool keep_replay;        /* replay still holds the whole request so far */
+	bool retry_counted;      /* an attempt counted in wp->retries_inflight */
+	bool idempotent;
 	int http_minor;
 	uint32_t nrequests;  /* requests started on this connection */
 	bool read_paused;    /* back-pressure: upstream output is full */
@@ -150,7 +162,8 @@ int veer_sock_write(int fd, struct evbuffer *out);
 /* Callbacks from upstream.c into the state machine (proxy.c). */
 void veer_proxy_upstream_connected(struct veer_upstream *u);
 void veer_proxy_upstream_readable(struct veer_upstream *u);
-void veer_proxy_upstream_error(struct veer_upstream *u, int status);
+/* U failed (STATUS is the answer veer gives when it does not retry). */
+void veer_proxy_upstream_error(struct veer_upstream *u, int status, enum veer_failure f);
 void veer_proxy_upstream_drained(struct veer_upstream *u);
 
 #endif

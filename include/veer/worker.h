@@ -33,6 +33,7 @@
 #include <event2/listener.h>
 
 #include "veer/balance.h"
+#include "veer/breaker.h"
 #include "veer/config.h"
 #include "veer/upgrade.h"
 
@@ -45,6 +46,8 @@
 
 struct veer_client;
 struct veer_upstream;
+struct veer_registry;
+struct veer_health;
 
 TAILQ_HEAD(veer_client_list, veer_client);
 TAILQ_HEAD(veer_upstream_list, veer_upstream);
@@ -71,10 +74,13 @@ struct veer_lsock {
 };
 TAILQ_HEAD(veer_lsock_list, veer_lsock);
 
-/* Per worker, per server: idle keep-alive connections (most recent first). */
+/* Per worker, per server: idle keep-alive connections (most recent first)
+ * and the circuit breaker (per worker: no lock; each worker trips on what it
+ * sees). */
 struct veer_server_rt {
 	struct veer_upstream_list idle;
 	uint32_t nidle;
+	struct veer_breaker breaker;
 };
 
 /* Per worker, per pool: balancer state and keep-alive pools, for one pool
@@ -85,7 +91,10 @@ struct veer_wpool {
 	struct veer_balance_state bal;
 	struct veer_server_rt *servers; /* conf->nservers entries */
 	size_t nservers;
-	uint32_t refs;                 /* 1 while current + one per upstream connection */
+	uint32_t refs;                 /* 1 while current + one per upstream connection or request */
+	uint32_t pending;              /* connections being set up (max_pending) */
+	uint32_t requests_inflight;    /* for the retry budget */
+	uint32_t retries_inflight;
 	bool retired;
 	TAILQ_ENTRY(veer_wpool) link;
 };
@@ -154,6 +163,8 @@ struct veer_process {
 	const char *exe;               /* this binary's path, for SIGUSR2 */
 	char *const *argv;
 	struct event *sig_usr2, *sig_chld;
+	struct veer_registry *registry; /* runtime state by name (registry.h) */
+	struct veer_health *health;     /* active checks of the current config */
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *done_ev;
 	int done_fd;                 /* eventfd: a worker's loop ended, or configs to free */
 	unsigned stop_requests;

@@ -1634,3 +1634,258 @@ def wrk_count(url, seconds=5, threads=1, connections=32, headers=(), timeout=Non
     if summary is None:
         raise AssertionError('wrk printed no summary (Lua script failed?)\n%s' % out)
     return WrkResult(counts, summary, out)
+
+
+# ---------------------------------------------------------------------------
+# Resilience: backends that fail on demand, go away and come back, answer
+# health checks as the test says; a port whose connects never complete.
+
+class FlakyBackend(Backend):
+    """A Backend whose behaviour the test switches while veer runs.
+
+    Health checks: requests for HEALTH_PATH (default /healthz) are answered
+    with self.health_status (200 unless set; after self.health_delay ms when
+    set) and are kept apart: health_checks() lists them, received() and
+    traffic() leave them out.
+
+    Every other request first meets the failure plan:
+      fail_next(n, mode)   the next N requests fail with MODE, then normal
+      fail_always(mode)    every request fails with MODE until heal()
+      heal()               normal again
+    MODE: an int status (answered at once with that status, body
+    "status N\\n", keep-alive), 'reset' (the request is read, then the
+    connection closed without an answer), 'hang' (read, never answered: the
+    handler waits until veer closes the connection or the backend stops).
+    Requests that were not failed get the usual Backend paths.
+
+    outage() closes the listening socket and every open connection (new
+    connects are refused); recover() listens on the same port again."""
+
+    def __init__(self, name='backend', health_path='/healthz', **kw):
+        super().__init__(name, **kw)
+        self.health_path = health_path
+        self.health_status = 200
+        self.health_delay = 0
+        self.failed = []          # (request, mode) of every request failed on purpose
+        self._plan_mode = None
+        self._plan_left = 0       # -1: always
+        self._accept_thread = None
+        self._down = False
+
+    # plan ------------------------------------------------------------------
+    def fail_next(self, n, mode=503):
+        with self.lock:
+            self._plan_mode, self._plan_left = mode, n
+        return self
+
+    def fail_always(self, mode=503):
+        with self.lock:
+            self._plan_mode, self._plan_left = mode, -1
+        return self
+
+    def heal(self):
+        with self.lock:
+            self._plan_mode, self._plan_left = None, 0
+        return self
+
+    def _take_plan(self):
+        with self.lock:
+            if self._plan_left == 0:
+                return None
+            if self._plan_left > 0:
+                self._plan_left -= 1
+            return self._plan_mode
+
+    # queries ---------------------------------------------------------------
+    def received(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if r.path != self.health_path and
+                    (path is None or r.path == path)]
+
+    def traffic(self):
+        """How many requests (health checks left out) reached this backend."""
+        return len(self.received())
+
+    def health_checks(self):
+        with self.lock:
+            return [r for r in self.requests if r.path == self.health_path]
+
+    # lifecycle -------------------------------------------------------------
+    def start(self):
+        t = threading.Thread(target=self._accept_loop, name='backend-%s' % self.name, daemon=True)
+        t.start()
+        self._accept_thread = t
+        self._threads.append(t)
+        return self
+
+    def outage(self):
+        """Stop listening (connects are refused) and close every connection."""
+        with self.lock:
+            self._down = True
+            socks = list(self._socks)
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        if self._accept_thread is not None:
+            self._accept_thread.join(2.0)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return self
+
+    def recover(self):
+        """Listen on the same port again."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                s.bind(('127.0.0.1', self.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    s.close()
+                    raise
+                time.sleep(0.05)
+        s.listen(256)
+        self.lsock = s
+        with self.lock:
+            self._down = False
+        return self.start()
+
+    # serving ---------------------------------------------------------------
+    def _hang(self, sock):
+        """Wait until the peer closes SOCK or the backend stops."""
+        while not self.stopping.is_set():
+            try:
+                r, _, _ = select.select([sock], [], [], 0.05)
+                if r and not sock.recv(65536, socket.MSG_PEEK):
+                    return False
+            except (OSError, ValueError):
+                return False
+        return False
+
+    def _dispatch(self, sock, stream, req):
+        if req.path == self.health_path:
+            self._read_body(sock, stream, req)
+            if self.health_delay and self.stopping.wait(self.health_delay / 1000.0):
+                return False
+            st = self.health_status
+            return self.respond(sock, req, st, [], 'health %d\n' % st)
+        mode = self._take_plan()
+        if mode is None:
+            return super()._dispatch(sock, stream, req)
+        with self.lock:
+            self.failed.append((req, mode))
+        self._read_body(sock, stream, req)
+        if mode == 'reset':
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
+            except OSError:
+                pass
+            return False
+        if mode == 'hang':
+            return self._hang(sock)
+        status = int(mode)
+        body = 'status %d\n' % status
+        hdrs = [('Content-Length', str(len(body)))]
+        keep = not self._wants_close(req)
+        if not keep:
+            hdrs.append(('Connection', 'close'))
+        head = 'HTTP/1.1 %d %s\r\nX-Backend: %s\r\n' % (status, REASONS.get(status, 'Status'),
+                                                         self.name)
+        head += ''.join('%s: %s\r\n' % kv for kv in hdrs) + '\r\n'
+        sock.sendall(head.encode('latin-1') + (b'' if req.method == 'HEAD' else body.encode()))
+        return keep
+
+
+class BlackholePort:
+    """A port on 127.0.0.1 whose listen queue is full and never drained, so
+    a connect() to it is never answered (Linux drops the SYN while the
+    accept queue is full): a server that does not answer connects, on
+    loopback.  The connect stays in progress until the connecting side's
+    timeout.  Use as a context manager or close()."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(('127.0.0.1', 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.address = '127.0.0.1:%d' % self.port
+        self.fillers = []
+        for _ in range(16):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(0.2)
+            try:
+                s.connect(('127.0.0.1', self.port))
+            except socket.timeout:
+                s.close()
+                return  # the queue is full: connects now hang
+            self.fillers.append(s)
+        self.close()
+        raise RuntimeError('could not fill the listen queue of a loopback port')
+
+    def close(self):
+        for s in self.fillers:
+            s.close()
+        self.fillers = []
+        self.lsock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def syn_sent_to(port):
+    """How many local TCP sockets are in SYN-SENT towards 127.0.0.1:PORT
+    (connects in progress, from /proc/net/tcp)."""
+    n = 0
+    want = '0100007F:%04X' % port
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[2] == want and parts[3] == '02':
+                n += 1
+    return n
+
+
+def client_from(port, source_ip, timeout=IO_TIMEOUT):
+    """A Client to 127.0.0.1:PORT whose connection comes from SOURCE_IP (any
+    127.x.y.z: all of 127/8 is loopback on Linux), so that veer sees another
+    client address."""
+    c = Client(port, timeout=timeout, connect=False)
+    c.sock = socket.create_connection(('127.0.0.1', port), timeout=timeout,
+                                      source_address=(source_ip, 0))
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.stream = Stream(c.sock)
+    return c
+
+
+def parallel(fns, timeout=IO_TIMEOUT + 5):
+    """Run the callables FNS at the same time, one thread each; returns
+    their results in order (an exception is returned in its slot, not
+    raised)."""
+    results = [None] * len(fns)
+
+    def run(i, fn):
+        try:
+            results[i] = fn()
+        except Exception as e:  # noqa: BLE001 - reported to the caller
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return results

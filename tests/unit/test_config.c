@@ -676,20 +676,10 @@ Test(config, error_not_supported_yet)
 		{ MIN_LISTENERS "pools:\n  - name: p\n    discovery: { file: /x }\n"
 				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
 		  "t.yaml:6:5: pools[0].discovery: not supported yet" },
-		{ MIN_LISTENERS "pools:\n  - name: p\n    health_check: { path: /h }\n"
-				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
-		  "t.yaml:6:5: pools[0].health_check: not supported yet" },
-		{ MIN_LISTENERS "pools:\n  - name: p\n    circuit_breaker: {}\n"
-				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
-		  "t.yaml:6:5: pools[0].circuit_breaker: not supported yet" },
-		{ MIN_LISTENERS "pools:\n  - name: p\n    retries: { attempts: 3 }\n"
-				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
-		  "t.yaml:6:5: pools[0].retries: not supported yet" },
-		{ MIN_LISTENERS "pools:\n  - name: p\n    rate_limit: { rate: 5/s }\n"
-				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
-		  "t.yaml:6:5: pools[0].rate_limit: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n    rate_limit: {}\n",
-		  "t.yaml:11:5: routes[0].rate_limit: not supported yet" },
+		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					  "    rate_limit: { rate: 5/s, scope: global }\n",
+		  "t.yaml:11:37: routes[0].rate_limit.scope: global: not supported yet "
+		  "(needs global.redis)" },
 		{ "global: { log: { access: stdout } }\n" MINIMAL,
 		  "t.yaml:1:26: global.log.access: \"stdout\": not supported yet (only \"off\" for now)" },
 	};
@@ -1170,6 +1160,329 @@ Test(config, error_request_headers)
 
 /* ---- parsers ------------------------------------------------------------ */
 
+/* ---- resilience: health_check, circuit_breaker, retries, rate_limit ---- */
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+Test(config, resilience_fields)
+{
+	struct veer_config *c = load_ok(
+		MIN_LISTENERS
+		"pools:\n"
+		"  - name: full\n"
+		"    servers: [{address: 127.0.0.1:9001}]\n"
+		"    health_check: { path: \"/status?full=1\", interval: 500ms, timeout: 500ms,"
+		" rise: 1, fall: 100 }\n"
+		"    circuit_breaker:\n"
+		"      consecutive_failures: 0\n"
+		"      failure_rate: 25%\n"
+		"      window: 1m\n"
+		"      min_requests: 1\n"
+		"      open_for: 5s\n"
+		"      probe_requests: 1\n"
+		"      max_pending: 0\n"
+		"    retries:\n"
+		"      attempts: 10\n"
+		"      on: [connect_failure, reset, timeout, 502, \"503\", 504]\n"
+		"      per_try_timeout: 2s\n"
+		"      backoff: { base: 10ms, max: 10ms }\n"
+		"      budget: 0%\n"
+		"    rate_limit: { rate: 500/s, burst: 100 }\n"
+		"  - name: some\n"
+		"    servers: [{address: 127.0.0.1:9002}]\n"
+		"    health_check: {}\n"
+		"    circuit_breaker: { failure_rate: 0% }\n"
+		"    retries: { on: [503, reset], backoff: { max: 1s } }\n"
+		"    rate_limit: { rate: 500/s }\n"
+		"  - name: bare\n"
+		"    servers: [{address: 127.0.0.1:9003}]\n"
+		"    health_check:\n"
+		"    circuit_breaker: { consecutive_failures: 1000000 }\n"
+		"    retries: {}\n"
+		"    rate_limit: { rate: 30/m }\n"
+		"routes:\n"
+		"  - name: a\n"
+		"    pool: full\n"
+		"    rate_limit: { rate: 100/s, burst: 50, key: client_ip, scope: local }\n"
+		"  - name: b\n"
+		"    pool: full\n"
+		"    rate_limit: { rate: 30/m, key: \"header:X-Api-Key\" }\n"
+		"  - name: c\n"
+		"    pool: full\n"
+		"    rate_limit: { rate: 90/m, key: route, burst: 1000000 }\n"
+		"  - name: d\n"
+		"    pool: full\n"
+		"    rate_limit: { rate: 4294967295/s }\n");
+	const struct veer_pool_conf *p = &c->pools[0];
+	const struct veer_route_conf *r;
+
+	cr_assert_eq(p->health.enabled, true);
+	cr_assert_str_eq(p->health.path, "/status?full=1");
+	cr_assert_eq(p->health.interval, 500);
+	cr_assert_eq(p->health.timeout, 500);
+	cr_assert_eq(p->health.rise, 1);
+	cr_assert_eq(p->health.fall, 100);
+	cr_assert_eq(p->breaker.enabled, true);
+	cr_assert_eq(p->breaker.consecutive_failures, 0);
+	cr_assert_eq(p->breaker.failure_rate, 25);
+	cr_assert_eq(p->breaker.window, 60000);
+	cr_assert_eq(p->breaker.min_requests, 1);
+	cr_assert_eq(p->breaker.open_for, 5000);
+	cr_assert_eq(p->breaker.probe_requests, 1);
+	cr_assert_eq(p->breaker.max_pending, 0);
+	cr_assert_eq(p->retries.enabled, true);
+	cr_assert_eq(p->retries.attempts, 10);
+	cr_assert_eq(p->retries.on, VEER_RETRY_CONNECT_FAILURE | VEER_RETRY_RESET |
+					    VEER_RETRY_TIMEOUT | VEER_RETRY_502 | VEER_RETRY_503 |
+					    VEER_RETRY_504);
+	cr_assert_eq(p->retries.per_try_timeout, 2000);
+	cr_assert_eq(p->retries.backoff_base, 10);
+	cr_assert_eq(p->retries.backoff_max, 10);
+	cr_assert_eq(p->retries.budget, 0);
+	cr_assert_eq(p->rate_limit.enabled, true);
+	cr_assert_eq(p->rate_limit.rate, 500.0);
+	cr_assert_eq(p->rate_limit.burst, 100);
+	cr_assert_eq(p->rate_limit.key, VEER_RLKEY_ROUTE, "a pool is one bucket");
+	cr_assert_null(p->rate_limit.key_header);
+	cr_assert_eq(p->rate_limit.global, false);
+
+	/* present mappings with only some keys: the defaults fill the rest */
+	p = &c->pools[1];
+	cr_assert_eq(p->health.enabled, true);
+	cr_assert_str_eq(p->health.path, "/healthz");
+	cr_assert_eq(p->health.interval, 2000);
+	cr_assert_eq(p->health.timeout, 1000);
+	cr_assert_eq(p->health.rise, 2);
+	cr_assert_eq(p->health.fall, 3);
+	cr_assert_eq(p->breaker.enabled, true);
+	cr_assert_eq(p->breaker.consecutive_failures, 5);
+	cr_assert_eq(p->breaker.failure_rate, 0);
+	cr_assert_eq(p->breaker.window, 10000);
+	cr_assert_eq(p->breaker.min_requests, 20);
+	cr_assert_eq(p->breaker.open_for, 30000);
+	cr_assert_eq(p->breaker.probe_requests, 3);
+	cr_assert_eq(p->breaker.max_pending, 1024);
+	cr_assert_eq(p->retries.enabled, true);
+	cr_assert_eq(p->retries.attempts, 3);
+	cr_assert_eq(p->retries.on, VEER_RETRY_503 | VEER_RETRY_RESET, "replaces the default");
+	cr_assert_eq(p->retries.per_try_timeout, 0, "0: timeouts.response");
+	cr_assert_eq(p->retries.backoff_base, 25);
+	cr_assert_eq(p->retries.backoff_max, 1000);
+	cr_assert_eq(p->retries.budget, 20);
+	cr_assert_eq(p->rate_limit.rate, 500.0);
+	cr_assert_eq(p->rate_limit.burst, 500, "burst 0: the rate per second");
+
+	p = &c->pools[2];
+	cr_assert_eq(p->health.enabled, true, "an empty value is an empty mapping");
+	cr_assert_str_eq(p->health.path, "/healthz");
+	cr_assert_eq(p->health.interval, 2000);
+	cr_assert_eq(p->breaker.consecutive_failures, 1000000);
+	cr_assert_eq(p->breaker.failure_rate, 50);
+	cr_assert_eq(p->retries.enabled, true);
+	cr_assert_eq(p->retries.on, VEER_RETRY_CONNECT_FAILURE, "default");
+	cr_assert_eq(p->retries.attempts, 3);
+	cr_assert_eq(p->retries.backoff_base, 25);
+	cr_assert_eq(p->retries.backoff_max, 250);
+	cr_assert_eq(p->rate_limit.rate, 0.5);
+	cr_assert_eq(p->rate_limit.burst, 1, "0.5/s rounds up to 1");
+
+	r = &c->routes[0];
+	cr_assert_eq(r->rate_limit.enabled, true);
+	cr_assert_eq(r->rate_limit.rate, 100.0);
+	cr_assert_eq(r->rate_limit.burst, 50);
+	cr_assert_eq(r->rate_limit.key, VEER_RLKEY_CLIENT_IP);
+	cr_assert_null(r->rate_limit.key_header);
+	cr_assert_eq(r->rate_limit.global, false);
+	r = &c->routes[1];
+	cr_assert_eq(r->rate_limit.rate, 0.5);
+	cr_assert_eq(r->rate_limit.burst, 1);
+	cr_assert_eq(r->rate_limit.key, VEER_RLKEY_HEADER);
+	cr_assert_str_eq(r->rate_limit.key_header, "X-Api-Key");
+	r = &c->routes[2];
+	cr_assert_eq(r->rate_limit.rate, 1.5);
+	cr_assert_eq(r->rate_limit.burst, 1000000);
+	cr_assert_eq(r->rate_limit.key, VEER_RLKEY_ROUTE);
+	cr_assert_null(r->rate_limit.key_header);
+	r = &c->routes[3];
+	cr_assert_eq(r->rate_limit.key, VEER_RLKEY_CLIENT_IP, "default");
+	cr_assert_eq(r->rate_limit.rate, 4294967295.0);
+	cr_assert_eq(r->rate_limit.burst, 4294967295u);
+	veer_config_free(c);
+
+	c = load_ok(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					    "    rate_limit: { rate: 90/m }\n");
+	cr_assert_eq(c->routes[0].rate_limit.burst, 2, "1.5/s rounds up to 2");
+	veer_config_free(c);
+}
+
+Test(config, resilience_absent_is_off_and_zero)
+{
+	struct veer_config *c = load_ok(MINIMAL);
+	const struct veer_pool_conf *p = &c->pools[0];
+
+	cr_assert_eq(p->health.enabled, false);
+	cr_assert(all_zero(&p->health, sizeof(p->health)));
+	cr_assert(all_zero(&p->breaker, sizeof(p->breaker)));
+	cr_assert(all_zero(&p->retries, sizeof(p->retries)));
+	cr_assert(all_zero(&p->rate_limit, sizeof(p->rate_limit)));
+	cr_assert(all_zero(&c->routes[0].rate_limit, sizeof(c->routes[0].rate_limit)));
+	veer_config_free(c);
+}
+
+/* A pool p whose next line (7) is the resilience key under test. */
+#define RPOOL MIN_LISTENERS "pools:\n  - name: p\n    servers: [{address: 127.0.0.1:1}]\n"
+/* A route r whose next line (11) is its rate_limit. */
+#define RROUTE MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+
+Test(config, error_retries)
+{
+	EXPECT_ERRORS(RPOOL "    retries: { on: [connect_failure, 502, x] }\n" MIN_ROUTES,
+		      "t.yaml:7:43: pools[0].retries.on[2]: unknown condition \"x\" (expected "
+		      "connect_failure, reset, timeout, 502, 503, 504)");
+	EXPECT_ERRORS(RPOOL "    retries: { on: [500, reset, ~] }\n" MIN_ROUTES,
+		      "t.yaml:7:21: pools[0].retries.on[0]: unknown condition \"500\" (expected "
+		      "connect_failure, reset, timeout, 502, 503, 504)",
+		      "t.yaml:7:33: pools[0].retries.on[2]: expected a string, got nothing");
+	EXPECT_ERRORS(RPOOL "    retries: { on: [] }\n" MIN_ROUTES,
+		      "t.yaml:7:20: pools[0].retries.on: at least one condition is needed");
+	EXPECT_ERRORS(RPOOL "    retries: { on: reset }\n" MIN_ROUTES,
+		      "t.yaml:7:20: pools[0].retries.on: expected a list of connect_failure, "
+		      "reset, timeout, 502, 503, 504, got \"reset\"");
+	EXPECT_ERRORS(RPOOL "    retries: { attempts: 0 }\n" MIN_ROUTES,
+		      "t.yaml:7:26: pools[0].retries.attempts: 0 is out of range 1..10");
+	EXPECT_ERRORS(RPOOL "    retries: { attempts: 11 }\n" MIN_ROUTES,
+		      "t.yaml:7:26: pools[0].retries.attempts: 11 is out of range 1..10");
+	EXPECT_ERRORS(RPOOL "    retries: { per_try_timeout: 0ms }\n" MIN_ROUTES,
+		      "t.yaml:7:33: pools[0].retries.per_try_timeout: 0ms is out of range "
+		      "1ms..24h");
+	EXPECT_ERRORS(RPOOL "    retries: { budget: 120% }\n" MIN_ROUTES,
+		      "t.yaml:7:24: pools[0].retries.budget: bad percentage \"120%\" "
+		      "(use 0%..100%)");
+	EXPECT_ERRORS(RPOOL "    retries: { backoff: { base: 100ms, max: 50ms } }\n" MIN_ROUTES,
+		      "t.yaml:7:45: pools[0].retries.backoff.max: must not be below base "
+		      "(50ms < 100ms)");
+	/* against the default max (250ms): reported at base */
+	EXPECT_ERRORS(RPOOL "    retries: { backoff: { base: 1s } }\n" MIN_ROUTES,
+		      "t.yaml:7:33: pools[0].retries.backoff.max: must not be below base "
+		      "(250ms < 1s)");
+	/* a refused value is not checked again */
+	EXPECT_ERRORS(RPOOL "    retries: { backoff: { base: 1s, max: 0ms } }\n" MIN_ROUTES,
+		      "t.yaml:7:42: pools[0].retries.backoff.max: 0ms is out of range 1ms..24h");
+	EXPECT_ERRORS(RPOOL "    retries: { tries: 3 }\n" MIN_ROUTES,
+		      "t.yaml:7:16: unknown key \"tries\" in pools[0].retries (known keys: "
+		      "attempts, on, per_try_timeout, backoff, budget)");
+}
+
+Test(config, error_circuit_breaker)
+{
+	EXPECT_ERRORS(
+		RPOOL
+		"    circuit_breaker: { consecutive_failures: 0, failure_rate: 0% }\n" MIN_ROUTES,
+		"t.yaml:7:63: pools[0].circuit_breaker: consecutive_failures and "
+		"failure_rate cannot both be 0");
+	EXPECT_ERRORS(
+		RPOOL
+		"    circuit_breaker: { failure_rate: 0%, consecutive_failures: 0 }\n" MIN_ROUTES,
+		"t.yaml:7:64: pools[0].circuit_breaker: consecutive_failures and "
+		"failure_rate cannot both be 0");
+	EXPECT_ERRORS(RPOOL "    circuit_breaker: { consecutive_failures: 1000001 }\n" MIN_ROUTES,
+		      "t.yaml:7:46: pools[0].circuit_breaker.consecutive_failures: 1000001 is out "
+		      "of range 0..1000000");
+	EXPECT_ERRORS(RPOOL "    circuit_breaker: { failure_rate: 101% }\n" MIN_ROUTES,
+		      "t.yaml:7:38: pools[0].circuit_breaker.failure_rate: bad percentage "
+		      "\"101%\" (use 0%..100%)");
+	EXPECT_ERRORS(RPOOL "    circuit_breaker: { window: 999ms, min_requests: 0 }\n" MIN_ROUTES,
+		      "t.yaml:7:32: pools[0].circuit_breaker.window: 999ms is out of range 1s..24h",
+		      "t.yaml:7:53: pools[0].circuit_breaker.min_requests: 0 is out of range "
+		      "1..1000000");
+	EXPECT_ERRORS(
+		RPOOL
+		"    circuit_breaker: { probe_requests: 0, max_pending: 1000001 }\n" MIN_ROUTES,
+		"t.yaml:7:40: pools[0].circuit_breaker.probe_requests: 0 is out of range "
+		"1..1000",
+		"t.yaml:7:56: pools[0].circuit_breaker.max_pending: 1000001 is out of range "
+		"0..1000000");
+	EXPECT_ERRORS(RPOOL "    circuit_breaker: { open_for: 0ms }\n" MIN_ROUTES,
+		      "t.yaml:7:34: pools[0].circuit_breaker.open_for: 0ms is out of range "
+		      "1ms..24h");
+	EXPECT_ERRORS(RPOOL "    circuit_breaker: 5\n" MIN_ROUTES,
+		      "t.yaml:7:22: pools[0].circuit_breaker: expected a mapping, got \"5\"");
+}
+
+Test(config, error_health_check)
+{
+	EXPECT_ERRORS(RPOOL "    health_check: { path: healthz }\n" MIN_ROUTES,
+		      "t.yaml:7:27: pools[0].health_check.path: must start with \"/\", "
+		      "got \"healthz\"");
+	EXPECT_ERRORS(RPOOL "    health_check: { path: \"/a b\" }\n" MIN_ROUTES,
+		      "t.yaml:7:27: pools[0].health_check.path: bad path \"/a b\" (no spaces or "
+		      "control characters; percent-encode the rest)");
+	EXPECT_ERRORS(RPOOL "    health_check: { path: \"/\\u00e9\" }\n" MIN_ROUTES,
+		      "t.yaml:7:27: pools[0].health_check.path: bad path \"/\xc3\xa9\" (no spaces "
+		      "or control characters; percent-encode the rest)");
+	EXPECT_ERRORS(RPOOL "    health_check: { interval: 99ms }\n" MIN_ROUTES,
+		      "t.yaml:7:31: pools[0].health_check.interval: 99ms is out of range "
+		      "100ms..24h");
+	EXPECT_ERRORS(RPOOL "    health_check: { interval: 1s, timeout: 1001ms }\n" MIN_ROUTES,
+		      "t.yaml:7:44: pools[0].health_check.timeout: must not exceed interval "
+		      "(1001ms > 1s)");
+	/* against the default timeout (1s): reported at interval */
+	EXPECT_ERRORS(RPOOL "    health_check: { interval: 500ms }\n" MIN_ROUTES,
+		      "t.yaml:7:31: pools[0].health_check.timeout: must not exceed interval "
+		      "(1s > 500ms)");
+	EXPECT_ERRORS(RPOOL "    health_check: { rise: 0, fall: 101 }\n" MIN_ROUTES,
+		      "t.yaml:7:27: pools[0].health_check.rise: 0 is out of range 1..100",
+		      "t.yaml:7:36: pools[0].health_check.fall: 101 is out of range 1..100");
+	EXPECT_ERRORS(RPOOL "    health_check: { url: /x }\n" MIN_ROUTES,
+		      "t.yaml:7:21: unknown key \"url\" in pools[0].health_check (known keys: "
+		      "path, interval, timeout, rise, fall)");
+}
+
+Test(config, error_rate_limit)
+{
+	EXPECT_ERRORS(RPOOL "    rate_limit: { burst: 10 }\n" MIN_ROUTES,
+		      "t.yaml:7:17: pools[0].rate_limit: missing required key \"rate\"");
+	EXPECT_ERRORS(RPOOL "    rate_limit:\n" MIN_ROUTES,
+		      "t.yaml:7:16: pools[0].rate_limit: missing required key \"rate\"");
+	EXPECT_ERRORS(RPOOL "    rate_limit: { rate: 0/s }\n" MIN_ROUTES,
+		      "t.yaml:7:25: pools[0].rate_limit.rate: bad rate \"0/s\" "
+		      "(use N/s, N/m or N/h, N >= 1)");
+	EXPECT_ERRORS(RPOOL "    rate_limit: { rate: 5/d }\n" MIN_ROUTES,
+		      "t.yaml:7:25: pools[0].rate_limit.rate: bad rate \"5/d\" "
+		      "(use N/s, N/m or N/h, N >= 1)");
+	EXPECT_ERRORS(RPOOL "    rate_limit: { rate: 5/s, burst: 1000001 }\n" MIN_ROUTES,
+		      "t.yaml:7:37: pools[0].rate_limit.burst: 1000001 is out of range "
+		      "0..1000000");
+	EXPECT_ERRORS(RPOOL "    rate_limit: { rate: 5/s, key: client_ip }\n" MIN_ROUTES,
+		      "t.yaml:7:30: unknown key \"key\" in pools[0].rate_limit "
+		      "(known keys: rate, burst)");
+	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, key: ip }\n",
+		      "t.yaml:11:35: routes[0].rate_limit.key: bad value \"ip\" "
+		      "(expected client_ip, header:NAME or route)");
+	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, key: \"header:\" }\n",
+		      "t.yaml:11:35: routes[0].rate_limit.key: bad value \"header:\" "
+		      "(expected client_ip, header:NAME or route)");
+	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, key: \"header:X Y\" }\n",
+		      "t.yaml:11:35: routes[0].rate_limit.key: bad value \"header:X Y\" "
+		      "(expected client_ip, header:NAME or route)");
+	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, scope: global }\n",
+		      "t.yaml:11:37: routes[0].rate_limit.scope: global: not supported yet "
+		      "(needs global.redis)");
+	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, scope: world }\n",
+		      "t.yaml:11:37: routes[0].rate_limit.scope: unknown value \"world\" "
+		      "(expected one of local, global)");
+	EXPECT_ERRORS(RROUTE "    rate_limit: { key: route }\n",
+		      "t.yaml:11:17: routes[0].rate_limit: missing required key \"rate\"");
+}
+
 Test(config, parse_duration)
 {
 	veer_ms_t v = 7;
@@ -1362,18 +1675,26 @@ Test(config, reference_table)
 				  "veer instances (global rate limits) (not supported yet) |"));
 	/* sub-keys of a feature not supported yet are marked too */
 	cr_assert_not_null(strstr(buf,
+				  "| `global.redis.timeout` | duration 1ms..24h | `50ms` | "
+				  "longest wait for Redis on a request (not supported yet) |"));
+	cr_assert_not_null(strstr(buf,
 				  "| `pools[].retries.budget` | percentage 0%..100% | `20%` | "
 				  "retries in flight never exceed this share of requests in flight "
-				  "(min 3) (not supported yet) |"));
+				  "(min 3) |"));
+	cr_assert_not_null(strstr(buf, "| `pools[].retries.on` | list of connect_failure, reset, "
+				       "timeout, 502, 503, 504 | `connect_failure` | "));
+	cr_assert_not_null(strstr(buf, "| `pools[].retries.per_try_timeout` | duration 1ms..24h | "
+				       "timeouts.response | "));
+	cr_assert_not_null(strstr(buf, "| `pools[].rate_limit.rate` | rate (`500/s`, `30/m`) |  | "
+				       "refill rate: N/s, N/m or N/h (required) |"));
 	cr_assert_not_null(strstr(buf, "| `routes[].match.methods` | list of strings |  | "
 				       "request method is one of these (tokens, upper-cased at "
 				       "load) |"));
 	cr_assert_not_null(strstr(buf, "| `routes[].request_headers.set` | mapping of header names "
 				       "to values |  | "));
 	cr_assert_not_null(strstr(buf, "| `routes[].split[].weight` | integer 0..10000 |  | "));
-	cr_assert_not_null(strstr(buf,
-				  "| `routes[].rate_limit` | mapping |  | token bucket for this "
-				  "route (429) (not supported yet) |"));
+	cr_assert_not_null(strstr(buf, "| `routes[].rate_limit` | mapping |  | token buckets for "
+				       "this route (then 429), one per key; absent = no limit |"));
 	cr_assert_null(strstr(buf,
 			      "`global.workers` | integer 1..256 or `auto` | `auto` | event-loop "
 			      "threads; auto = one per online CPU (not supported yet)"));

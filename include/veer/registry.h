@@ -1,0 +1,52 @@
+/* veer — runtime state that outlives config generations, by name.
+ *
+ * The control thread owns the registry.  When it loads a config (at start
+ * and on each reload, before any worker sees the generation) it binds the
+ * config to its state: each server gets the health record of its (pool,
+ * address), each rate-limited pool and route its token-bucket table.  The
+ * records themselves are shared with the workers through those pointers and
+ * change only through atomics (health) or lock-free compare-and-swap
+ * (buckets), so the request path takes no lock.  Records live as long as
+ * the process: a reload that keeps a name keeps its state.
+ */
+#ifndef VEER_REGISTRY_H
+#define VEER_REGISTRY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "veer/config.h"
+
+/* How long a server that came back (health check, or breaker closing) takes
+ * to get its full share of requests. */
+#define VEER_SLOW_START_MS 10000u
+
+struct veer_server_health {
+	char *pool;
+	char *address;
+	atomic_int healthy;          /* 1 (also before any check) or 0 */
+	_Atomic uint64_t since_ms;   /* when it last became healthy (slow start) */
+	/* Written by the health checker (control thread) only. */
+	uint32_t ok_in_row, fail_in_row;
+	bool checked;
+};
+
+struct veer_registry;
+
+struct veer_registry *veer_registry_new(void);
+void veer_registry_free(struct veer_registry *r);
+
+/* Bind CONFIG's servers, pools and routes to their state (creating what is
+ * new).  Control thread, before the config is published. */
+void veer_registry_bind(struct veer_registry *r, struct veer_config *config);
+
+/* Visit every health record of CONFIG's pools with health checks. */
+struct veer_server_health *veer_registry_health(struct veer_registry *r, const char *pool,
+						const char *address);
+
+/* Is server S usable now, and how much of its share may it take (slow start):
+ * 0 = out, 1..1000 = thousandths of its share. */
+uint32_t veer_server_share(const struct veer_server_conf *s, uint64_t now_ms);
+
+#endif
