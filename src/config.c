@@ -428,6 +428,14 @@ static void route_fini(struct veer_route_conf *r)
 	free(r->name);
 }
 
+void veer_cfg_free_secret(char **s)
+{
+	if (*s != NULL)
+		explicit_bzero(*s, strlen(*s));
+	free(*s);
+	*s = NULL;
+}
+
 /* Frees a config whether it is complete or was abandoned half-built by the
  * loader: every pointer is either NULL or owned. */
 void veer_config_free(struct veer_config *c)
@@ -446,6 +454,8 @@ void veer_config_free(struct veer_config *c)
 		route_fini(&c->routes[i]);
 	free(c->routes);
 	free(c->global.user);
+	free(c->global.admin_token_file);
+	veer_cfg_free_secret(&c->global.admin_token);
 	free(c->global.log_error);
 	free(c->global.log_access);
 	free(c->path);

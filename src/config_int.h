@@ -80,6 +80,9 @@ int veer_cfg_choice_index(const char *path, const char *s);
  * false when it is marked not supported yet or not in the table at all. */
 bool veer_cfg_key_supported(const char *path);
 
+/* Zero and free the secret *S (the admin token); *S becomes NULL. */
+void veer_cfg_free_secret(char **s);
+
 /* Set the defaults of the keys outside any list in W->cfg (before the
  * file's values). */
 void veer_cfg_defaults(struct veer_cfg_walk *w);

@@ -35,6 +35,8 @@
  * document; config_int.h holds what the three files share.
  */
 #include <assert.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -429,13 +431,17 @@ static int set_name(struct veer_cfg_walk *w, const struct key *k, const struct s
 	return VEER_OK;
 }
 
+/* off, stdout or a path.  "stderr" would otherwise name a file in the
+ * working directory, which is never what was meant. */
 static int set_log_access(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
 			  void *base)
 {
 	char q[QBUF];
 
-	if (strcmp(v->text, "off") != 0) {
-		veer_cfg_error(w, v->mark, "%s: %s: not supported yet (only \"off\" for now)",
+	if (strcmp(v->text, "stderr") == 0) {
+		veer_cfg_error(w, v->mark,
+			       "%s: %s: expected off, stdout or a file path (/dev/stderr for "
+			       "stderr)",
 			       v->cpath, Q(q, v));
 		return VEER_ERR;
 	}
@@ -698,6 +704,61 @@ static int set_respond_body(struct veer_cfg_walk *w, const struct key *k, const 
 	return VEER_OK;
 }
 
+/* Largest admin token file read. */
+#define TOKEN_FILE_MAX 4096
+
+/* global.admin.token_file: read the token now, so that a missing or empty
+ * file is an error at its line, not a surprise at the first admin call.
+ * The token is stored trimmed of surrounding whitespace; it must be one
+ * run of visible characters (it travels in an Authorization header). */
+static int set_token_file(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			  void *base)
+{
+	struct veer_config *c = base;
+	char buf[TOKEN_FILE_MAX + 1], q[QBUF];
+	const char *why = NULL;
+	size_t n = 0, a, b;
+	FILE *f;
+	int rc = VEER_ERR;
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	f = fopen(v->text, "rb");
+	if (f == NULL) {
+		veer_cfg_error(w, v->mark, "%s: cannot read %s: %s", v->cpath, Q(q, v),
+			       strerror(errno));
+		return VEER_ERR;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f))
+		why = strerror(errno);
+	fclose(f);
+	for (a = 0; a < n && isspace((unsigned char)buf[a]); a++)
+		;
+	for (b = n; b > a && isspace((unsigned char)buf[b - 1]); b--)
+		;
+	if (why == NULL && n > TOKEN_FILE_MAX)
+		why = "too large (a token is at most 4096 bytes)";
+	else if (why == NULL && a == b)
+		why = "the file is empty";
+	for (size_t i = a; why == NULL && i < b; i++)
+		if (buf[i] <= 0x20 || buf[i] == 0x7f)
+			why = "the token must be one word of visible characters";
+	if (why != NULL) {
+		veer_cfg_error(w, v->mark, "%s: %s: %s", v->cpath, Q(q, v), why);
+		goto out;
+	}
+	if (c != NULL) {
+		store_str(k, base, v->text, v->len);
+		veer_cfg_free_secret(&c->global.admin_token);
+		c->global.admin_token = veer_xstrndup(buf + a, b - a);
+	}
+	rc = VEER_OK;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define YES true
@@ -739,7 +800,8 @@ static const struct key keys[] = {
 	  .doc = "error log: a file path or stderr"),
 	K("global.log.access", T_STRING, YES, .def = "off", CFG(global.log_access),
 	  .set = set_log_access,
-	  .doc = "access log: a file path, stdout or off (only off for now)"),
+	  .doc = "access log: off, stdout or a file path (opened for append; SIGUSR1 "
+		 "reopens it)"),
 	/* Ordered so that the index is the value of access_json. */
 	K("global.log.access_format", T_ENUM, YES, .choices = "combined|json", .def = "json",
 	  CFG(global.access_json), .doc = "access log line format"),
@@ -750,11 +812,16 @@ static const struct key keys[] = {
 	  .doc = "longest wait for Redis on a request"),
 	K("global.redis.on_error", T_ENUM, YES, .choices = "allow|deny", .def = "allow",
 	  .doc = "when Redis is slow or down: allow (fail open) or deny (fail closed, 503)"),
-	K("global.admin", T_MAP, NOT_YET,
-	  .doc = "admin API, /metrics and dashboard; absent = none"),
-	K("global.admin.listen", T_ADDR, YES, .flags = F_REQ, .doc = "admin host:port"),
-	K("global.admin.token_file", T_STRING, YES,
-	  .doc = "file holding the bearer token mutating calls need; absent = no token"),
+	K("global.admin", T_MAP, YES, .flags = F_SECTION, CFG(global.admin_enabled),
+	  .doc = "admin API, /metrics and dashboard, served by the control loop; absent = "
+		 "none"),
+	K("global.admin.listen", T_ADDR, YES, .flags = F_REQ, CFG(global.admin_addr),
+	  .doc = "admin host:port; port 0 = any free port (logged as \"admin on ADDR:PORT\"); "
+		 "a change takes a restart"),
+	K("global.admin.token_file", T_STRING, YES, CFG(global.admin_token_file),
+	  .set = set_token_file,
+	  .doc = "file holding the bearer token that mutating calls (PUT, POST) need, read at "
+		 "load and on each reload (whitespace around it is ignored); absent = no token"),
 
 	K("listeners", T_LIST, YES,
 	  LIST(struct veer_config, listeners, nlisteners, struct veer_listener_conf),

@@ -863,3 +863,15 @@ const char *veer_msg_cookie(const struct veer_msg *m, const char *name, size_t *
 	}
 	return NULL;
 }
+
+bool veer_http1_client_trace(const struct veer_msg *m, char out[33])
+{
+	size_t len;
+	const char *v = veer_msg_header(m, "traceparent", &len);
+
+	if (v == NULL || !valid_traceparent(v, len))
+		return false;
+	memcpy(out, v + 3, 32);
+	out[32] = '\0';
+	return true;
+}

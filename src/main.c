@@ -2,6 +2,7 @@
 #include "veer/common.h"
 #include "veer/config.h"
 #include "veer/log.h"
+#include "veer/overrides.h"
 #include "veer/registry.h"
 #include "veer/worker.h"
 
@@ -13,6 +14,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -149,15 +151,25 @@ int main(int argc, char **argv)
 	memset(&proc, 0, sizeof(proc));
 	proc.done_fd = -1;
 	proc.config_path = path;
-	proc.config = cfg; /* the process owns the reference from here */
 	pthread_mutex_init(&proc.free_lock, NULL);
-	proc.nworkers = cfg->global.workers;
 	proc.registry = veer_registry_new();
-	veer_registry_bind(proc.registry, cfg);
+	proc.overrides = veer_overrides_new();
+	/* The process loads its own generation 1 (file text kept for the
+	 * admin API); the check above only vouched for the file. */
+	if (veer_config_unref(cfg))
+		veer_config_free(cfg);
+	cfg = NULL;
+	if (veer_process_load(&proc, &errs) != VEER_OK) {
+		for (i = 0; i < errs.n; i++)
+			veer_err("%s", errs.lines[i]);
+		veer_errors_free(&errs);
+		goto out;
+	}
+	cfg = proc.config; /* the process owns the reference from here */
+	proc.nworkers = cfg->global.workers;
 	proc.argv = argv;
 	proc.exe = self_path(exe, sizeof(exe));
 	veer_sockets_import(&proc.inherited);
-	cfg->generation = proc.generation = 1;
 	if (veer_listeners_bind(&proc) != VEER_OK ||
 	    drop_privileges(cfg->global.user) != VEER_OK) {
 		veer_listeners_close(&proc);
@@ -166,8 +178,12 @@ int main(int argc, char **argv)
 	rc = veer_process_run(&proc);
 	cfg = proc.config; /* reloads replace it */
 out:
-	if (veer_config_unref(cfg))
+	if (cfg != NULL && veer_config_unref(cfg))
 		veer_config_free(cfg);
+	if (proc.file_config != NULL && veer_config_unref(proc.file_config))
+		veer_config_free(proc.file_config);
+	free(proc.config_text);
+	veer_overrides_free(proc.overrides);
 	/* Last: configs point into the registry. */
 	veer_registry_free(proc.registry);
 	return rc;

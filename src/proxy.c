@@ -9,8 +9,10 @@
 #include "veer/proxy.h"
 #include "veer/common.h"
 #include "veer/log.h"
+#include "veer/accesslog.h"
 #include "veer/ratelimit.h"
 #include "veer/registry.h"
+#include "veer/stats.h"
 #include "veer/router.h"
 
 #include <arpa/inet.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Upstream response heads larger than this are a 502. */
@@ -41,6 +44,8 @@ static void client_flush(struct veer_client *c);
 static void response_process(struct veer_upstream *u);
 static void finish_request(struct veer_client *c);
 static void end_attempts(struct veer_client *c);
+static void end_request(struct veer_client *c);
+static uint64_t mono_us(void);
 
 /* The one place client states change. */
 static void set_state(struct veer_client *c, enum veer_client_state s)
@@ -63,6 +68,12 @@ static void pin_request(struct veer_client *c)
 
 	c->gen = veer_gen_pin(c->lsock->gen);
 	c->lconf = l;
+	c->t_start = mono_us();
+	if (c->w->alog != NULL) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		c->t_wall = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	}
 	if (l->max_headers > c->max_hdrs) {
 		/* limits.headers grew in a reload */
 		free(c->hdrs);
@@ -124,11 +135,24 @@ static void up_resume_read(struct veer_upstream *u)
 }
 
 /* Pair client and upstream; the server's in-flight count follows. */
+/* The worker's in-flight count for U's server, published for the admin API
+ * in this worker's own slot of the registry record (no shared write). */
+static void publish_inflight(const struct veer_client *c, const struct veer_upstream *u)
+{
+	struct veer_server_health *h = u->wp->conf->servers[u->server].health;
+
+	if (h != NULL && c->w->id < VEER_MAX_WORKERS)
+		atomic_store_explicit(&h->inflight[c->w->id], u->wp->bal.servers[u->server].inflight,
+				      memory_order_relaxed);
+}
+
 static void pair(struct veer_client *c, struct veer_upstream *u)
 {
 	c->up = u;
 	u->client = c;
 	u->wp->bal.servers[u->server].inflight++;
+	publish_inflight(c, u);
+	snprintf(c->server, sizeof(c->server), "%s", u->wp->conf->servers[u->server].addr.text);
 }
 
 /* Clear both back-pointers (before either side is torn down). */
@@ -139,6 +163,7 @@ static void unpair(struct veer_client *c)
 	if (u == NULL)
 		return;
 	u->wp->bal.servers[u->server].inflight--;
+	publish_inflight(c, u);
 	c->up = NULL;
 	u->client = NULL;
 }
@@ -154,6 +179,7 @@ void veer_client_close(struct veer_client *c)
 		unpair(c);
 		veer_upstream_close(u);
 	}
+	end_request(c);
 	end_attempts(c);
 	event_del(&c->rev);
 	event_del(&c->wev);
@@ -165,6 +191,7 @@ void veer_client_close(struct veer_client *c)
 	set_state(c, VEER_CS_CLOSED);
 	TAILQ_REMOVE(&w->clients, c, link);
 	TAILQ_INSERT_TAIL(&w->to_free, c, link);
+	veer_stats_connection(w->stats, c->lsock->name, -1);
 	veer_worker_schedule_gc(w);
 	veer_worker_client_closed(w, c->lsock);
 }
@@ -175,6 +202,7 @@ void veer_client_free(struct veer_client *c)
 	evbuffer_free(c->out);
 	evbuffer_free(c->replay);
 	evbuffer_free(c->resend);
+	free(c->logbuf);
 	free(c->hdrs);
 	c->magic = 0;
 	free(c);
@@ -183,6 +211,7 @@ void veer_client_free(struct veer_client *c)
 /* Stop reading, flush what is queued, then close. */
 static void client_close_after_flush(struct veer_client *c)
 {
+	end_request(c);
 	end_attempts(c);
 	set_state(c, VEER_CS_CLOSING);
 	pause_read(c);
@@ -195,6 +224,59 @@ static void client_close_after_flush(struct veer_client *c)
 /* Answer the current request ourselves.  CLOSE forces the connection to
  * close afterwards; otherwise it stays open when the request was read in
  * full and the client wants keep-alive. */
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The request is over (answered, or cut short): count it and log it, once. */
+static void end_request(struct veer_client *c)
+{
+	struct veer_access_entry e;
+	const char *route, *pool;
+	uint64_t dur;
+
+	if (c->gen == NULL || c->logged || c->nrequests == 0)
+		return;
+	c->logged = true;
+	dur = mono_us() - c->t_start;
+	route = c->route != NULL ? c->route->name : NULL;
+	pool = c->pool != NULL ? c->pool->name : NULL;
+	veer_stats_request(c->w->stats, route, pool, c->status, dur);
+	if (c->w->alog == NULL)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.time_us = c->t_wall;
+	e.client = c->ip;
+	e.method = llhttp_method_name((llhttp_method_t)c->parser.method);
+	if (c->target != NULL) {
+		e.target = c->target;
+		e.target_len = c->target_len;
+	}
+	e.http_minor = c->http_minor;
+	e.status = c->status;
+	e.bytes_in = c->bytes_in;
+	e.bytes_out = c->bytes_out;
+	e.duration_us = dur;
+	e.route = route;
+	e.pool = pool;
+	e.version = c->pool != NULL ? c->pool->version : NULL;
+	e.server = c->server[0] ? c->server : NULL;
+	e.retries = c->tries > 1 ? c->tries - 1 : 0;
+	e.request_id = c->req_id[0] ? c->req_id : c->log_req_id;
+	e.trace_id = c->trace_id[0] ? c->trace_id : NULL;
+	e.host = c->log_host;
+	e.host_len = c->log_host_len;
+	e.user_agent = c->log_ua;
+	e.user_agent_len = c->log_ua_len;
+	e.referer = c->log_referer;
+	e.referer_len = c->log_referer_len;
+	veer_accesslog_write(c->w->alog, &e);
+}
+
 /* The proxied request is over for its pool: retry and request counts. */
 static void end_attempts(struct veer_client *c)
 {
@@ -224,8 +306,13 @@ static void respond_with(struct veer_client *c, int status, const char *body, si
 		n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Connection: keep-alive\r\n");
 	snprintf(extra + n, sizeof(extra) - (size_t)n, "%s", more != NULL ? more : "");
 	/* HEAD: the head only, with the length the body would have. */
-	veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len,
-				c->is_head);
+	{
+		size_t before = evbuffer_get_length(c->out);
+		veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len,
+					c->is_head);
+		c->bytes_out += evbuffer_get_length(c->out) - before;
+	}
+	c->status = status;
 	c->resp_started = true;
 	if (close_after)
 		client_close_after_flush(c);
@@ -254,6 +341,7 @@ static void finish_request(struct veer_client *c)
 		client_close_after_flush(c);
 		return;
 	}
+	end_request(c);
 	end_attempts(c);
 	veer_msg_reset(&c->req);
 	llhttp_reset(&c->parser);
@@ -457,6 +545,8 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 	trace[32] = span[16] = '\0';
 	fwd.trace_id = trace;
 	fwd.span_id = span;
+	if (!veer_http1_client_trace(&c->req, c->trace_id))
+		memcpy(c->trace_id, trace, 33);
 
 	u->resp.skip_body = c->is_head;
 	if (evbuffer_get_length(c->resend) > 0) {
@@ -531,6 +621,7 @@ static void forward_body(struct veer_client *c)
 		keep_copy(c, c->in, n);
 		evbuffer_remove_buffer(c->in, u->out, n);
 		c->body_sent = true;
+		c->bytes_in += n;
 	}
 	if (rc == VEER_OK) {
 		c->req_done = true;
@@ -567,6 +658,7 @@ static void respond_limited(struct veer_client *c, const struct veer_bucket_resu
 		 "RateLimit-Reset: %llu\r\n",
 		 (unsigned long long)((res->retry_after_ms + 999) / 1000 ? (res->retry_after_ms + 999) / 1000 : 1),
 		 limit, res->remaining, (unsigned long long)((res->reset_ms + 999) / 1000));
+	veer_stats_rate_limited(c->w->stats, c->route != NULL ? c->route->name : NULL);
 	consume_request(c);
 	respond_with(c, 429, "429 Too Many Requests\n", 22, false, more);
 }
@@ -632,6 +724,10 @@ static void fail_request(struct veer_client *c, int status)
 		abort_request(c);
 		return;
 	}
+	/* Refused before the head went anywhere: read the request off the
+	 * connection so that it can carry the next one. */
+	if (c->state == VEER_CS_HEAD)
+		consume_request(c);
 	respond_error(c, status, false);
 }
 
@@ -709,6 +805,13 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 	if (c->resp_started || c->wp != wp || c->state != VEER_CS_FORWARD)
 		return false;
 	if (!dead_pooled) {
+		/* The try that just failed, if it was a retry, is no longer in
+		 * flight: the budget counts retries running, not requests that
+		 * retried once. */
+		if (c->retry_counted) {
+			wp->retries_inflight--;
+			c->retry_counted = false;
+		}
 		if (!rc->enabled || !veer_retry_should(rc, c->tries, f, status, c->idempotent, false) ||
 		    !veer_retry_budget_allows(rc, wp->retries_inflight, wp->requests_inflight))
 			return false;
@@ -734,11 +837,10 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 	if (dead_pooled) {
 		c->retried = true; /* once, on a new connection */
 	} else {
-		if (!c->retry_counted) {
-			wp->retries_inflight++;
-			c->retry_counted = true;
-		}
+		wp->retries_inflight++;
+		c->retry_counted = true;
 		delay = veer_retry_backoff_ms(rc, c->tries, veer_rand_next(&c->w->rng));
+		veer_stats_retry(c->w->stats, wp->conf->name);
 	}
 	veer_debug("client %s: retry %u after %s (%llums)", c->ip, c->tries,
 		   dead_pooled ? "a dead pooled connection" : "a failure", (unsigned long long)delay);
@@ -754,9 +856,16 @@ static void breaker_record(struct veer_upstream *u, bool success)
 {
 	const struct veer_pool_conf *pool = u->wp->conf;
 
-	if (pool->breaker.enabled)
-		veer_breaker_record(&u->wp->servers[u->server].breaker, &pool->breaker, veer_now_ms(),
-				    success);
+	struct veer_server_health *h = pool->servers[u->server].health;
+	uint64_t now = veer_now_ms();
+
+	if (!pool->breaker.enabled)
+		return;
+	veer_breaker_record(&u->wp->servers[u->server].breaker, &pool->breaker, now, success);
+	if (h != NULL && u->w->id < VEER_MAX_WORKERS)
+		atomic_store_explicit(&h->breaker[u->w->id],
+				      (uint8_t)veer_breaker_state_at(&u->wp->servers[u->server].breaker, now),
+				      memory_order_relaxed);
 }
 
 static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_pool)
@@ -845,6 +954,46 @@ static bool route_admits(struct veer_client *c, const struct veer_route_conf *ro
 	return false;
 }
 
+/* Copy what the access log needs out of the head, which is drained once
+ * forwarded: target, Host, User-Agent, Referer, a client X-Request-Id (each
+ * truncated to its slot). */
+static void capture_for_log(struct veer_client *c)
+{
+	static const struct { const char *name; size_t max; } fields[] = {
+		{ "host", 256 }, { "user-agent", 512 }, { "referer", 512 }, { "x-request-id", 128 },
+	};
+	const char **ptrs[] = { &c->log_host, &c->log_ua, &c->log_referer, &c->log_req_id };
+	size_t *lens[] = { &c->log_host_len, &c->log_ua_len, &c->log_referer_len, NULL };
+	size_t off = 0, n, len, i;
+	const char *v;
+
+	if (c->logbuf == NULL)
+		c->logbuf = veer_xmalloc(4096);
+	n = c->req.url.len < 2048 ? c->req.url.len : 2048;
+	memcpy(c->logbuf, veer_span_ptr(&c->req, c->req.url), n);
+	c->target = c->logbuf;
+	c->target_len = n;
+	off = n;
+	for (i = 0; i < VEER_ARRAY_LEN(fields); i++) {
+		*ptrs[i] = NULL;
+		if (lens[i] != NULL)
+			*lens[i] = 0;
+		v = veer_msg_header(&c->req, fields[i].name, &len);
+		if (v == NULL)
+			continue;
+		n = len < fields[i].max ? len : fields[i].max;
+		memcpy(c->logbuf + off, v, n);
+		*ptrs[i] = c->logbuf + off;
+		if (lens[i] != NULL) {
+			*lens[i] = n;
+			off += n;
+		} else {
+			c->logbuf[off + n] = '\0'; /* the request id is a C string */
+			off += n + 1;
+		}
+	}
+}
+
 /* Answer the request here (404, respond:, a version mismatch ...): consume
  * the head and a body already at hand, or close after answering.  BODY NULL
  * gives veer's standard short body for STATUS. */
@@ -867,6 +1016,14 @@ static void start_request(struct veer_client *c)
 
 	c->http_minor = c->parser.http_minor;
 	c->nrequests++;
+	c->logged = false;
+	c->status = 0;
+	c->bytes_in = c->req.head_len;
+	c->bytes_out = 0;
+	c->server[0] = '\0';
+	c->trace_id[0] = '\0';
+	if (c->w->alog != NULL)
+		capture_for_log(c);
 	c->is_head = c->parser.method == HTTP_HEAD;
 	c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
 	c->req_done = false;
@@ -1101,6 +1258,7 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 	arm_timer(c, l->header_timeout);
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
 	w->nclients++;
+	veer_stats_connection(w->stats, ls->name, 1);
 }
 
 void veer_client_shutdown(struct veer_client *c)
@@ -1184,7 +1342,8 @@ static void response_done(struct veer_upstream *u)
 	u->keep_alive = llhttp_should_keep_alive(&u->parser) && c->req_done &&
 			evbuffer_get_length(u->in) == 0 && !c->no_reuse;
 	/* A 5xx from the server counts against it (RFC 9110 §15.6). */
-	breaker_record(u, u->parser.status_code < 500);
+	if (!u->breaker_done)
+		breaker_record(u, u->parser.status_code < 500);
 	event_del(&u->timer);
 	unpair(c);
 	veer_upstream_release(u);
@@ -1222,6 +1381,7 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 	if (code >= 502 && code <= 504 && u->wp->conf->retries.enabled) {
 		/* retries.on 502/503/504: the answer is dropped, unread. */
 		breaker_record(u, false);
+		u->breaker_done = true; /* response_done must not count it again */
 		if (retry_request(c, u, VEER_FAIL_STATUS, code))
 			return HEAD_RETRIED;
 	}
@@ -1253,7 +1413,8 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 		r.pool = c->pool->name;
 		r.version = c->pool->version;
 	}
-	veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
+	c->bytes_out += veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
+	c->status = code;
 	evbuffer_drain(u->in, u->resp.head_len);
 	if (r.dechunk)
 		u->resp.body_sink = c->out;
@@ -1298,10 +1459,12 @@ static void response_process(struct veer_upstream *u)
 		abort_request(c);
 		return;
 	}
-	if (u->resp.body_sink != NULL)
+	if (u->resp.body_sink != NULL) {
 		evbuffer_drain(u->in, n);
-	else if (n > 0)
+	} else if (n > 0) {
+		c->bytes_out += n;
 		evbuffer_remove_buffer(u->in, c->out, n);
+	}
 	if (rc == VEER_OK) {
 		response_done(u);
 		return;

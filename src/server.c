@@ -1,10 +1,14 @@
 /* veer — the process: starts the workers, runs the control loop (signals),
  * stops gracefully. */
 #include "veer/common.h"
+#include "veer/accesslog.h"
+#include "veer/admin.h"
 #include "veer/health.h"
 #include "veer/log.h"
 #include "veer/registry.h"
+#include "veer/stats.h"
 #include "veer/notify.h"
+#include "veer/overrides.h"
 #include "veer/worker.h"
 
 #include <errno.h>
@@ -140,16 +144,53 @@ void veer_process_worker_applied(struct veer_process *proc)
 		veer_warn("reload notification: %s", strerror(errno));
 }
 
-int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
+/* global.log.access of CONFIG: open its destination unless it is the one
+ * open already.  A sink the workers may still write to is kept open until
+ * the process ends (reloads that move the access log are rare). */
+static int update_access_sink(struct veer_process *proc, const struct veer_config *config,
+			      struct veer_errors *errs)
 {
-	struct veer_config *nc = veer_config_load(proc->config_path, errs);
+	const char *dest = config->global.log_access;
+	struct veer_access_sink *sink;
+
+	if (dest == NULL || strcmp(dest, "off") == 0) {
+		if (proc->access_sink != NULL) {
+			proc->old_sinks = veer_xrealloc(proc->old_sinks,
+							(proc->nold_sinks + 1) * sizeof(*proc->old_sinks));
+			proc->old_sinks[proc->nold_sinks++] = proc->access_sink;
+		}
+		proc->access_sink = NULL;
+		free(proc->access_dest);
+		proc->access_dest = NULL;
+		return VEER_OK;
+	}
+	if (proc->access_dest != NULL && strcmp(proc->access_dest, dest) == 0)
+		return VEER_OK;
+	sink = veer_access_sink_open(dest);
+	if (sink == NULL) {
+		veer_errors_add(errs, "%s: global.log.access %s: %s", proc->config_path, dest,
+				strerror(errno));
+		return VEER_ERR;
+	}
+	if (proc->access_sink != NULL) {
+		proc->old_sinks = veer_xrealloc(proc->old_sinks,
+						(proc->nold_sinks + 1) * sizeof(*proc->old_sinks));
+		proc->old_sinks[proc->nold_sinks++] = proc->access_sink;
+	}
+	proc->access_sink = sink;
+	free(proc->access_dest);
+	proc->access_dest = veer_xstrdup(dest);
+	return VEER_OK;
+}
+
+/* Publish NC (one reference, taken over) as the next generation: bind its
+ * new listeners, hand it to every worker.  On failure nothing changes. */
+static int publish(struct veer_process *proc, struct veer_config *nc, struct veer_errors *errs)
+{
 	int *fds = NULL; /* [listener][worker] */
 	unsigned k;
-	size_t i, nl;
+	size_t i, nl = nc->nlisteners;
 
-	if (nc == NULL)
-		goto fail;
-	nl = nc->nlisteners;
 	veer_registry_bind(proc->registry, nc);
 	if (nc->global.workers != proc->nworkers)
 		veer_warn("reload: global.workers %u -> %u takes a restart; keeping %u workers",
@@ -169,6 +210,8 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 			goto fail;
 		}
 	}
+	if (update_access_sink(proc, nc, errs) != VEER_OK)
+		goto fail;
 	nc->generation = ++proc->generation;
 	for (k = 0; k < proc->nworkers; k++) {
 		struct veer_reload_msg *msg = veer_xcalloc(1, sizeof(*msg)), *prev;
@@ -177,6 +220,7 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 			msg->fds[i] = fds[i * proc->nworkers + k];
 		veer_config_ref(nc);
 		msg->config = nc;
+		msg->access_sink = proc->access_sink;
 		/* A message the worker has not taken yet is superseded. */
 		prev = atomic_exchange(&proc->workers[k].pending, msg);
 		if (prev != NULL) {
@@ -200,7 +244,6 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 		veer_config_free(proc->config);
 	proc->config = nc;
 	veer_log_set_level(nc->global.log_level);
-	proc->reloads_ok++;
 	/* "in force" (and READY=1) once every worker has taken it. */
 	proc->awaiting_gen = nc->generation;
 	check_applied(proc);
@@ -212,9 +255,146 @@ fail:
 				close(fds[i]);
 		free(fds);
 	}
-	if (nc != NULL && veer_config_unref(nc))
+	if (veer_config_unref(nc))
 		veer_config_free(nc);
+	return VEER_ERR;
+}
+
+/* Read PATH whole (bounded), NUL-terminated; NULL with an error in ERRS. */
+static char *read_file(const char *path, size_t *len, struct veer_errors *errs)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (f == NULL) {
+		veer_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > (64u << 20)) {
+				veer_errors_add(errs, "%s: file too large", path);
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = veer_xrealloc(buf, cap);
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+int veer_process_load(struct veer_process *proc, struct veer_errors *errs)
+{
+	size_t len = 0;
+	char *text = read_file(proc->config_path, &len, errs);
+	struct veer_config *fc = NULL, *nc = NULL;
+
+	if (text == NULL)
+		return VEER_ERR;
+	/* Two parses of the same text: FC is the file as written (what the
+	 * admin API shows as the file's values), NC gets the overrides and
+	 * becomes the generation. */
+	fc = veer_config_load_mem(proc->config_path, text, len, errs);
+	if (fc == NULL)
+		goto fail;
+	nc = veer_config_load_mem(proc->config_path, text, len, errs);
+	if (nc == NULL)
+		goto fail;
+	free(proc->config_text);
+	proc->config_text = text;
+	proc->config_len = len;
+	if (proc->file_config != NULL) {
+		veer_overrides_reconcile(proc->overrides, proc->file_config, fc);
+		if (veer_config_unref(proc->file_config))
+			veer_config_free(proc->file_config);
+	}
+	proc->file_config = fc;
+	veer_overrides_apply(proc->overrides, nc);
+	veer_registry_bind(proc->registry, nc);
+	nc->generation = ++proc->generation;
+	proc->config = nc;
+	return VEER_OK;
+fail:
+	if (fc != NULL && veer_config_unref(fc))
+		veer_config_free(fc);
+	free(text);
+	return VEER_ERR;
+}
+
+int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
+{
+	size_t len = 0;
+	char *text = read_file(proc->config_path, &len, errs);
+	struct veer_config *fc = NULL, *nc = NULL;
+
+	if (text == NULL)
+		goto fail;
+	fc = veer_config_load_mem(proc->config_path, text, len, errs);
+	if (fc == NULL)
+		goto fail;
+	nc = veer_config_load_mem(proc->config_path, text, len, errs);
+	if (nc == NULL)
+		goto fail;
+	/* The file wins where it changed a field an override holds. */
+	veer_overrides_reconcile(proc->overrides, proc->file_config, fc);
+	veer_overrides_apply(proc->overrides, nc);
+	if (publish(proc, nc, errs) != VEER_OK) {
+		nc = NULL; /* publish released it */
+		goto fail;
+	}
+	if (veer_config_unref(proc->file_config))
+		veer_config_free(proc->file_config);
+	proc->file_config = fc;
+	free(proc->config_text);
+	proc->config_text = text;
+	proc->config_len = len;
+	proc->reloads_ok++;
+	proc->last_reload_ok = true;
+	return VEER_OK;
+fail:
+	if (fc != NULL && veer_config_unref(fc))
+		veer_config_free(fc);
+	free(text);
 	proc->reloads_failed++;
+	proc->last_reload_ok = false;
+	return VEER_ERR;
+}
+
+int veer_process_republish(struct veer_process *proc, struct veer_errors *errs)
+{
+	struct veer_config *nc;
+
+	/* The text last loaded, not the file: an admin change must not pick
+	 * up edits nobody reloaded yet. */
+	nc = veer_config_load_mem(proc->config_path, proc->config_text, proc->config_len, errs);
+	if (nc == NULL)
+		return VEER_ERR;
+	veer_overrides_apply(proc->overrides, nc);
+	return publish(proc, nc, errs);
+}
+
+int veer_process_reload_logged(struct veer_process *proc, struct veer_errors *errs)
+{
+	size_t i;
+
+	veer_notify_reloading();
+	if (veer_process_reload(proc, errs) == VEER_OK)
+		return VEER_OK;
+	for (i = 0; i < errs->n; i++)
+		veer_err("%s", errs->lines[i]);
+	veer_err("reload failed: the running config (generation %llu) stays",
+		 (unsigned long long)proc->generation);
+	veer_notify_ready(proc->generation);
 	return VEER_ERR;
 }
 
@@ -222,20 +402,12 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct veer_process *proc = arg;
 	struct veer_errors errs = { 0 };
-	size_t i;
 
 	(void)sig;
 	(void)what;
 	if (proc->stop_requests > 0)
 		return;
-	veer_notify_reloading();
-	if (veer_process_reload(proc, &errs) != VEER_OK) {
-		for (i = 0; i < errs.n; i++)
-			veer_err("%s", errs.lines[i]);
-		veer_err("reload failed: the running config (generation %llu) stays",
-			 (unsigned long long)proc->generation);
-		veer_notify_ready(proc->generation);
-	}
+	veer_process_reload_logged(proc, &errs);
 	veer_errors_free(&errs);
 }
 
@@ -274,9 +446,12 @@ static void usr1_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	(void)arg;
+	struct veer_process *proc = arg;
+
 	if (veer_log_reopen() != VEER_OK)
 		veer_err("SIGUSR1: reopening the log failed: %s", strerror(errno));
+	else if (proc->access_sink != NULL && veer_access_sink_reopen(proc->access_sink) != VEER_OK)
+		veer_err("SIGUSR1: reopening the access log failed: %s", strerror(errno));
 	else
 		veer_info("SIGUSR1: log files reopened");
 }
@@ -350,6 +525,17 @@ int veer_process_run(struct veer_process *proc)
 	event_add(proc->sig_usr1, NULL);
 	event_add(proc->done_ev, NULL);
 
+	proc->stats = veer_xcalloc(proc->nworkers, sizeof(*proc->stats));
+	for (k = 0; k < proc->nworkers; k++)
+		proc->stats[k] = veer_stats_new();
+	{
+		struct veer_errors errs = { 0 };
+		if (update_access_sink(proc, proc->config, &errs) != VEER_OK) {
+			veer_err("%s", errs.lines[0]);
+			veer_errors_free(&errs);
+			goto out;
+		}
+	}
 	proc->workers = veer_xcalloc(proc->nworkers, sizeof(*proc->workers));
 	for (k = 0; k < proc->nworkers; k++) {
 		if (veer_worker_init(&proc->workers[k], proc, k, proc->listen_fds[k]) != VEER_OK) {
@@ -357,6 +543,9 @@ int veer_process_run(struct veer_process *proc)
 			goto out;
 		}
 	}
+	/* The admin API serves from the control loop once it runs. */
+	if (proc->config->global.admin_enabled && (proc->admin = veer_admin_start(proc)) == NULL)
+		goto out;
 	/* Signals are the control loop's: workers block them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -380,6 +569,8 @@ int veer_process_run(struct veer_process *proc)
 	} else {
 		post_all(proc, VEER_WCMD_FORCE);
 	}
+	veer_admin_stop(proc->admin);
+	proc->admin = NULL;
 	for (k = 0; k < started; k++)
 		pthread_join(proc->workers[k].thread, NULL);
 	free_queued(proc);
@@ -397,6 +588,18 @@ out:
 	free_queued(proc);
 	veer_health_stop(proc->health);
 	proc->health = NULL;
+	if (proc->stats != NULL) {
+		for (k = 0; k < proc->nworkers; k++)
+			veer_stats_free(proc->stats[k]);
+		free(proc->stats);
+		proc->stats = NULL;
+	}
+	veer_access_sink_close(proc->access_sink);
+	proc->access_sink = NULL;
+	for (size_t i = 0; i < proc->nold_sinks; i++)
+		veer_access_sink_close(proc->old_sinks[i]);
+	free(proc->old_sinks);
+	free(proc->access_dest);
 	veer_sockets_free(&proc->sockets);
 	veer_sockets_free(&proc->inherited);
 	if (proc->sig_usr2) event_free(proc->sig_usr2);

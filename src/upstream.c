@@ -156,6 +156,7 @@ struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_wpool
 	}
 	u->head_done = false;
 	u->got_bytes = false;
+	u->breaker_done = false;
 	u->keep_alive = false;
 	u->read_paused = false;
 	llhttp_reset(&u->parser);

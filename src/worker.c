@@ -4,6 +4,7 @@
 #include "veer/worker.h"
 #include "veer/common.h"
 #include "veer/log.h"
+#include "veer/accesslog.h"
 #include "veer/proxy.h"
 
 #include <errno.h>
@@ -393,6 +394,15 @@ static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
 	free(seen);
 	build_pools(w, w->pool_map, old->config->npools);
 	w->max_clients = share_of(cfg, w->proc->nworkers);
+	/* The access log follows the new generation's settings. */
+	if (msg->access_sink == NULL && w->alog != NULL) {
+		veer_accesslog_free(w->alog);
+		w->alog = NULL;
+	} else if (msg->access_sink != NULL && w->alog == NULL) {
+		w->alog = veer_accesslog_new(w->base, msg->access_sink, cfg->global.access_json);
+	} else if (msg->access_sink != NULL) {
+		veer_accesslog_configure(w->alog, msg->access_sink, cfg->global.access_json);
+	}
 	if (w->accept_paused && w->nclients < w->max_clients)
 		pause_accepting(w, false);
 	veer_gen_unpin(w, old); /* no longer current */
@@ -504,6 +514,9 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 	veer_config_ref(cfg);
 	w->cur = veer_gen_pin(gen_new(w, cfg));
 	atomic_store(&w->applied_gen, cfg->generation);
+	w->stats = proc->stats[id];
+	if (proc->access_sink != NULL)
+		w->alog = veer_accesslog_new(w->base, proc->access_sink, cfg->global.access_json);
 	w->max_clients = share_of(cfg, proc->nworkers);
 	build_pools(w, NULL, 0);
 	for (i = 0; i < cfg->nlisteners; i++) {
@@ -570,6 +583,9 @@ void veer_worker_fini(struct veer_worker *w)
 	if (w->cur != NULL)
 		veer_gen_unpin(w, w->cur);
 	w->cur = NULL;
+	if (w->alog != NULL)
+		veer_accesslog_free(w->alog); /* flushes */
+	w->alog = NULL;
 	if (w->cmd_ev != NULL)
 		event_free(w->cmd_ev);
 	if (w->gc_ev != NULL)

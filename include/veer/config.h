@@ -251,6 +251,11 @@ struct veer_global_conf {
 	char *log_error;           /* "stderr" (default) or a path */
 	char *log_access;          /* "off" (default), "stdout" or a path */
 	bool access_json;          /* access_format: json (default) | combined */
+	bool admin_enabled;        /* global.admin is present */
+	struct veer_addr admin_addr; /* admin.listen */
+	char *admin_token_file;    /* admin.token_file; NULL = no token needed */
+	char *admin_token;         /* its content, trimmed of whitespace (read at load;
+				    * zeroed before it is freed) */
 };
 
 struct veer_config {

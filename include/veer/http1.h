@@ -104,6 +104,10 @@ static inline const char *veer_span_ptr(const struct veer_msg *m, struct veer_sp
  * gets its length.  Points into the head. */
 const char *veer_msg_header(const struct veer_msg *m, const char *name, size_t *len);
 
+/* The trace id of M's traceparent when it is a valid W3C one: true and the
+ * 32 hex digits in OUT. */
+bool veer_http1_client_trace(const struct veer_msg *m, char out[33]);
+
 /* Value of cookie NAME (case-sensitive, RFC 6265) in M's Cookie headers, or
  * NULL; *LEN gets its length.  Points into the head. */
 const char *veer_msg_cookie(const struct veer_msg *m, const char *name, size_t *len);

@@ -76,6 +76,7 @@ struct veer_upstream {
 	bool read_paused;   /* back-pressure: client output is full */
 	bool keep_alive;    /* may go back to the pool after the response */
 	bool got_bytes;     /* any response byte arrived */
+	bool breaker_done;  /* this response's outcome is recorded already */
 	uint64_t requests;  /* served on this connection */
 	TAILQ_ENTRY(veer_upstream) link; /* idle list or free list */
 };
@@ -110,6 +111,17 @@ struct veer_client {
 	bool idempotent;
 	int http_minor;
 	uint32_t nrequests;  /* requests started on this connection */
+	/* What the metrics and the access log say of the current request. */
+	uint64_t t_start;    /* monotonic µs at its first byte */
+	uint64_t t_wall;     /* wall clock µs at its first byte */
+	uint64_t bytes_in, bytes_out;
+	int status;          /* status sent to the client, 0 = none yet */
+	bool logged;         /* counted and logged already */
+	char server[80];     /* the upstream that took it */
+	char trace_id[33];
+	char *logbuf;        /* copies for the access log (when it is on) */
+	const char *target, *log_host, *log_ua, *log_referer, *log_req_id;
+	size_t target_len, log_host_len, log_ua_len, log_referer_len;
 	bool read_paused;    /* back-pressure: upstream output is full */
 	bool req_done;       /* request fully passed upstream */
 	bool keep_alive;     /* the connection may carry another request */

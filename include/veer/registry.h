@@ -22,11 +22,19 @@
  * to get its full share of requests. */
 #define VEER_SLOW_START_MS 10000u
 
+/* Most worker threads (global.workers' upper bound). */
+#define VEER_MAX_WORKERS 256
+
 struct veer_server_health {
 	char *pool;
 	char *address;
 	atomic_int healthy;          /* 1 (also before any check) or 0 */
 	_Atomic uint64_t since_ms;   /* when it last became healthy (slow start) */
+	/* Published by each worker for the admin API (its own slot only):
+	 * its breaker's state (enum veer_breaker_state) and requests in
+	 * flight to this server. */
+	_Atomic uint8_t breaker[VEER_MAX_WORKERS];
+	_Atomic uint32_t inflight[VEER_MAX_WORKERS];
 	/* Written by the health checker (control thread) only. */
 	uint32_t ok_in_row, fail_in_row;
 	bool checked;

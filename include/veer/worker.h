@@ -48,6 +48,11 @@ struct veer_client;
 struct veer_upstream;
 struct veer_registry;
 struct veer_health;
+struct veer_overrides;
+struct veer_stats;
+struct veer_admin;
+struct veer_accesslog;
+struct veer_access_sink;
 
 TAILQ_HEAD(veer_client_list, veer_client);
 TAILQ_HEAD(veer_upstream_list, veer_upstream);
@@ -103,6 +108,7 @@ TAILQ_HEAD(veer_wpool_list, veer_wpool);
 /* What the control loop hands a worker on reload. */
 struct veer_reload_msg {
 	struct veer_config *config; /* one reference, passed to the worker */
+	struct veer_access_sink *access_sink; /* the access log's destination, or NULL (off) */
 	int *fds;                   /* per new listener: a new socket, or -1 (keep) */
 };
 
@@ -144,6 +150,8 @@ struct veer_worker {
 	uint64_t rng;
 	uint64_t req_seq;
 	char id_prefix[17];            /* random per worker: request ids are unique */
+	struct veer_stats *stats;      /* this worker's metrics shard (owned by proc) */
+	struct veer_accesslog *alog;   /* this worker's access log buffer, or NULL */
 };
 
 /* The whole process: config, workers, control loop. */
@@ -151,6 +159,17 @@ struct veer_process {
 	struct event_base *base; /* control loop */
 	const char *config_path;
 	struct veer_config *config; /* the current generation (control's reference) */
+	struct veer_config *file_config; /* the file as written, without overrides */
+	char *config_text;          /* the text both came from */
+	size_t config_len;
+	struct veer_overrides *overrides; /* admin API changes (overrides.h) */
+	struct veer_stats **stats;  /* one shard per worker (stats.h) */
+	struct veer_admin *admin;   /* admin API server, or NULL */
+	struct veer_access_sink *access_sink; /* access log destination, or NULL */
+	char *access_dest;          /* what access_sink was opened for */
+	struct veer_access_sink **old_sinks; /* replaced by reloads, closed at exit */
+	size_t nold_sinks;
+	bool last_reload_ok;
 	uint64_t generation;
 	uint64_t awaiting_gen;       /* a reload not yet taken by every worker, or 0 */
 	uint64_t reloads_ok, reloads_failed;
@@ -197,6 +216,19 @@ int veer_process_run(struct veer_process *proc);
  * generation for new requests; on failure nothing changes.  ERRS gets the
  * error lines (the caller frees it).  VEER_OK or VEER_ERR. */
 int veer_process_reload(struct veer_process *proc, struct veer_errors *errs);
+
+/* veer_process_reload() as SIGHUP and the admin API ask for it: told to
+ * systemd, and on failure each error logged, then "reload failed: the
+ * running config (generation N) stays".  ERRS as for veer_process_reload. */
+int veer_process_reload_logged(struct veer_process *proc, struct veer_errors *errs);
+
+/* Load proc->config_path for the start: proc->config (generation 1, with
+ * overrides) and proc->file_config.  VEER_OK or VEER_ERR (ERRS filled). */
+int veer_process_load(struct veer_process *proc, struct veer_errors *errs);
+
+/* Build a new generation from the text last loaded plus the overrides and
+ * publish it (after an admin API change).  VEER_OK or VEER_ERR. */
+int veer_process_republish(struct veer_process *proc, struct veer_errors *errs);
 
 /* Worker-side: set up (before the thread starts) and tear down. */
 int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned id, int *fds);

@@ -164,12 +164,28 @@ class BreakerTest(veertest.TestCase):
         with Client(v.port()) as c:
             out = self.burst(c, 6)
             self.assertEqual(out[(500, 'b1')] + out[(500, 'b2')], 6, out)
-            for i in range(5):
-                t0 = time.monotonic()
-                r = c.get('/json?open=%d' % i)
-                self.assertLess(time.monotonic() - t0, 0.2)
-                self.assertVeerError(r, 503)
+        for i in range(5):
+            t0 = time.monotonic()
+            r = veertest.http(v.port(), 'GET', '/json?open=%d' % i)
+            self.assertLess(time.monotonic() - t0, 0.2)
+            self.assertVeerError(r, 503)
         self.assertEqual((b1.traffic(), b2.traffic()), (3, 3))
+
+    def test_503_all_out_keeps_the_client_connection(self):
+        # like veer's 502 for a dead server: a bodiless GET answered 503
+        # because every server is out need not cost the client its
+        # keep-alive connection
+        b1 = self.flaky('b1')
+        b1.fail_always(500)
+        v = self.start([b1.address], breaker('5s', 1))
+        with Client(v.port()) as c:
+            for i in range(3):
+                self.assertEqual(c.get('/json?i=%d' % i).status, 500)
+            r = c.get('/json?open=1')
+            self.assertVeerError(r, 503)
+            self.assertNotIn('close', r.header('Connection', '').lower(), r)
+            r = c.get('/ping')
+            self.assertEqual((r.status, r.body), (200, b'pong\n'), r)
 
     def test_timing_out_server_opens_then_503_without_waiting(self):
         slow = self.flaky('slow')
@@ -217,14 +233,30 @@ class BreakerTest(veertest.TestCase):
                 bad.fail_always(503)
                 v = self.start([bad.address, good.address],
                                breaker('5s', 1, consecutive_failures=4),
-                               retries='{ attempts: 2, on: [503], backoff: { base: 1ms, max: 2ms } }')
+                               retries='{ attempts: 2, on: [503], '
+                                       'backoff: { base: 1ms, max: 2ms } }')
                 with Client(v.port()) as c:
                     for i in range(30):
-                        r = c.request(method, '/echo?i=%d' % i, body=b'x%d' % i)
+                        body = b'x%d' % i if method == 'POST' else None
+                        r = c.request(method, '/echo?i=%d' % i, body=body)
                         self.assertIn(r.status, (200, 503), r)
                 self.assertEqual(bad.traffic(), 4, 'failures before the breaker opened')
                 self.assertEqual(bad.traffic() + good.traffic(), 30 + (4 if method == 'GET' else 0))
                 v.stop()
+
+    def test_open_breaker_stays_open_across_a_reload(self):
+        # SPEC: breaker state carries over a reload by name
+        bad, good = self.flaky('bad'), self.flaky('good')
+        bad.fail_always(500)
+        v = self.start([bad.address, good.address], breaker('5s', 1))
+        with Client(v.port()) as c:
+            self.until_traffic(c, bad, 3)
+        res = v.reload(v.config)
+        self.assertTrue(res.ok, res)
+        with Client(v.port()) as c:
+            out = self.burst(c, 20)
+        self.assertEqual(dict(out), {(200, 'good'): 20})
+        self.assertEqual(bad.traffic(), 3)
 
     def test_max_pending_bounds_connects_in_progress(self):
         with BlackholePort() as hole:

@@ -242,6 +242,41 @@ class RetriesTest(veertest.TestCase):
             self.assertGreaterEqual(d, 0.45, durations)
             self.assertLess(d, 1.2, durations)
 
+    def test_post_that_timed_out_is_not_retried(self):
+        slow, good = self.flaky('slow'), self.flaky('good')
+        slow.fail_always('hang')
+        v = self.start([slow.address, good.address],
+                       retries(['timeout', 'reset', '503'], per_try_timeout='400ms'),
+                       timeouts='{ connect: 1s, response: 3s }')
+        seen = collections.Counter()
+        for i in range(4):
+            r = veertest.http(v.port(), 'POST', '/echo?i=%d' % i, body=b'p%d' % i)
+            seen[(r.status, r.header('X-Backend'))] += 1
+        self.assertEqual(seen[(504, None)], slow.traffic(), seen)
+        self.assertGreaterEqual(slow.traffic(), 1, seen)
+        self.assertEqual(slow.traffic() + good.traffic(), 4, seen)
+
+    def test_gets_keep_succeeding_while_one_of_three_fails(self):
+        # retries and breaker together: one server refuses, one answers
+        # 503, one is fine; every GET succeeds
+        refusing, failing, good = self.flaky('refusing'), self.flaky('failing'), self.flaky('good')
+        refusing.outage()
+        failing.fail_always(503)
+        for bad in ('refusing', 'failing'):
+            with self.subTest(bad):
+                servers = [refusing.address if bad == 'refusing' else failing.address,
+                           self.backend('ok1').address, self.backend('ok2').address]
+                v = self.start(servers, retries(['connect_failure', '503']),
+                               circuit_breaker='{ consecutive_failures: 3, open_for: 5s }')
+                with Client(v.port()) as c:
+                    for i in range(60):
+                        r = c.get('/json?i=%d' % i)
+                        self.assertEqual(r.status, 200, r)
+                if bad == 'failing':
+                    # and the breaker stopped sending it requests
+                    self.assertEqual(failing.traffic(), 3)
+                v.stop()
+
     def test_timeout_without_retry_is_504_after_response_timeout(self):
         slow = self.flaky('slow')
         slow.fail_always('hang')

@@ -665,8 +665,6 @@ Test(config, error_not_supported_yet)
 	} cases[] = {
 		{ "global:\n  redis: { address: 127.0.0.1:6379 }\n" MINIMAL,
 		  "t.yaml:2:3: global.redis: not supported yet" },
-		{ "global:\n  admin: { listen: 127.0.0.1:9901 }\n" MINIMAL,
-		  "t.yaml:2:3: global.admin: not supported yet" },
 		{ "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    tls: {}\n" MIN_POOLS
 			  MIN_ROUTES,
 		  "t.yaml:4:5: listeners[0].tls: not supported yet" },
@@ -680,8 +678,6 @@ Test(config, error_not_supported_yet)
 					  "    rate_limit: { rate: 5/s, scope: global }\n",
 		  "t.yaml:11:37: routes[0].rate_limit.scope: global: not supported yet "
 		  "(needs global.redis)" },
-		{ "global: { log: { access: stdout } }\n" MINIMAL,
-		  "t.yaml:1:26: global.log.access: \"stdout\": not supported yet (only \"off\" for now)" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
