@@ -336,6 +336,7 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 	size_t len = 0;
 	char *text = read_file(proc->config_path, &len, errs);
 	struct veer_config *fc = NULL, *nc = NULL;
+	struct veer_overrides *saved;
 
 	if (text == NULL)
 		goto fail;
@@ -345,13 +346,18 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 	nc = veer_config_load_mem(proc->config_path, text, len, errs);
 	if (nc == NULL)
 		goto fail;
-	/* The file wins where it changed a field an override holds. */
+	/* The file wins where it changed a field an override holds; the
+	 * overrides as they were come back if the new generation fails. */
+	saved = veer_overrides_copy(proc->overrides);
 	veer_overrides_reconcile(proc->overrides, proc->file_config, fc);
 	veer_overrides_apply(proc->overrides, nc);
 	if (publish(proc, nc, errs) != VEER_OK) {
 		nc = NULL; /* publish released it */
+		veer_overrides_free(proc->overrides);
+		proc->overrides = saved;
 		goto fail;
 	}
+	veer_overrides_free(saved);
 	if (veer_config_unref(proc->file_config))
 		veer_config_free(proc->file_config);
 	proc->file_config = fc;

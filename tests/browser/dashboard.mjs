@@ -198,8 +198,22 @@ async function main() {
       log(`blue-green ${bg.route} flipped ${before} -> ${bg.after}`);
     }
 
-    // let the success messages and a fresh poll settle, then the picture
+    // the picture once the bars stopped moving (widths animate), and what
+    // it shows is the weights: each segment's width is its share of the bar
     await page.waitForFunction(() => /live/.test(document.getElementById('poll-status').textContent));
+    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'))
+      .catch(() => fail('the page never stopped animating'));
+    if (sp) {
+      const widths = await page.$$eval(`${routeSel(sp.route)} .seg`, (segs) => {
+        const bar = segs[0].parentElement.getBoundingClientRect().width;
+        return segs.map((s) => [s.dataset.pool, s.getBoundingClientRect().width * 100 / bar]);
+      });
+      const total = Object.values(sp.after).reduce((a, b) => a + b, 0);
+      for (const [pool, w] of widths) {
+        const want = (sp.after[pool] || 0) * 100 / total;
+        if (Math.abs(w - want) > 1.5) fail(`segment ${pool} is ${w.toFixed(1)}% of the bar, want ${want}%`);
+      }
+    }
     await page.screenshot({ path: shot, fullPage: true });
     log(`screenshot ${shot}`);
     checkProblems();
