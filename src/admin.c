@@ -12,6 +12,7 @@
  * were; a failed publish puts the copy taken before back.
  */
 #include "veer/admin.h"
+#include "dashboard_html.h"
 #include "veer/breaker.h"
 #include "veer/common.h"
 #include "veer/config.h"
@@ -50,13 +51,6 @@ struct veer_admin {
 	struct evhttp *http;
 	uint64_t started_ms;
 };
-
-/* The dashboard page served at GET /.  A placeholder until the embedded
- * page (src/dashboard_html.h) lands; dashboard_cb() is the one place that
- * serves it. */
-static const char dashboard_html[] =
-	"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>veer</title></head>"
-	"<body>veer dashboard</body></html>\n";
 
 /* ---- replies ------------------------------------------------------------ */
 
@@ -635,11 +629,20 @@ static void reply_rejected(struct evhttp_request *req, struct veer_errors *errs)
 /* ---- endpoints ---------------------------------------------------------- */
 
 /* GET /: the dashboard. */
+/* GET /: the dashboard, embedded at build time from src/dashboard.html
+ * (scripts/embed.py).  It talks only to this server's API. */
 static void dashboard_cb(struct evhttp_request *req, struct veer_admin *a)
 {
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
 	(void)a;
-	reply_text(req, 200, "text/html; charset=utf-8", dashboard_html,
-		   sizeof(dashboard_html) - 1);
+	evhttp_add_header(h, "Content-Security-Policy",
+			  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+			  "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+			  "frame-ancestors 'none'");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	reply_text(req, 200, "text/html; charset=utf-8", veer_dashboard_html, veer_dashboard_html_len);
 }
 
 static void metrics_cb(struct evhttp_request *req, struct veer_admin *a)

@@ -59,6 +59,31 @@ enum veer_hash_on {
 	VEER_HASH_PATH,      /* path */
 };
 
+struct veer_tls_server; /* tls.h */
+struct veer_tls_client; /* tls.h */
+
+struct veer_tls_cert_conf {
+	char *cert; /* PEM certificate chain path */
+	char *key;  /* PEM private key path */
+};
+
+/* listeners[].tls */
+struct veer_listener_tls {
+	bool enabled;
+	struct veer_tls_cert_conf *certs;
+	size_t ncerts;
+	int min_version;              /* 12 (default) or 13 */
+	struct veer_tls_server *server; /* built at load: contexts, SNI table */
+};
+
+/* pools[].tls */
+struct veer_pool_tls {
+	bool enabled;
+	char *ca;                     /* CA file; NULL = the system store */
+	char *server_name;            /* SNI and the name verified; NULL = the server's host */
+	struct veer_tls_client *client; /* built at load */
+};
+
 /* pools[].health_check: active HTTP checks from the control loop. */
 struct veer_health_conf {
 	bool enabled;         /* the key is present */
@@ -138,6 +163,7 @@ struct veer_pool_conf {
 	struct veer_retry_conf retries;
 	struct veer_ratelimit_conf rate_limit;
 	struct veer_limiter *limiter; /* registry record when rate_limit.enabled */
+	struct veer_pool_tls tls;
 	size_t index; /* position in veer_config.pools */
 };
 
@@ -224,6 +250,7 @@ struct veer_route_conf {
 struct veer_listener_conf {
 	char *name;
 	struct veer_addr addr;
+	struct veer_listener_tls tls;
 	veer_ms_t header_timeout; /* default 10s: first byte to end of headers */
 	veer_ms_t idle_timeout;   /* default 75s: keep-alive wait between requests */
 	veer_ms_t body_timeout;   /* default 60s: between two reads of a body */
