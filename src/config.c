@@ -20,6 +20,7 @@
 #include "veer/balance.h"
 #include "veer/common.h"
 #include "veer/config.h"
+#include "veer/tls.h"
 
 #include "config_int.h"
 
@@ -386,6 +387,9 @@ bool veer_config_unref(struct veer_config *c)
 
 static void pool_fini(struct veer_pool_conf *p)
 {
+	veer_tls_client_free(p->tls.client);
+	free(p->tls.ca);
+	free(p->tls.server_name);
 	if (p->balancer != NULL && p->balancer->release != NULL)
 		p->balancer->release(p);
 	for (size_t i = 0; i < p->nservers; i++)
@@ -443,6 +447,13 @@ void veer_config_free(struct veer_config *c)
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < c->nlisteners; i++) {
+		struct veer_listener_tls *t = &c->listeners[i].tls;
+		veer_tls_server_free(t->server);
+		for (size_t j = 0; j < t->ncerts; j++) {
+			free(t->certs[j].cert);
+			free(t->certs[j].key);
+		}
+		free(t->certs);
 		free(c->listeners[i].routes);
 		free(c->listeners[i].name);
 	}

@@ -8,7 +8,9 @@
  * checked here, after the walk, over the filled structs and the still-loaded
  * YAML document, whose nodes give the line and column of each error.  The
  * same pass fills what depends on other keys (indexes, listener route lists,
- * route pools and actions, rate limit bursts left at 0) and prepares the
+ * route pools and actions, rate limit bursts left at 0), builds the TLS
+ * contexts of listeners and pools (reading certificate, key and CA files,
+ * whose problems are errors at the line of their path) and prepares the
  * balancers of a config without errors.
  */
 #include <netinet/in.h>
@@ -21,6 +23,7 @@
 #include "veer/common.h"
 #include "veer/config.h"
 #include "veer/semver.h"
+#include "veer/tls.h"
 
 #include "config_int.h"
 
@@ -101,6 +104,78 @@ static void check_unique_names(struct veer_cfg_walk *w, const char *list, const 
 	}
 }
 
+/* Where veer_tls_server_build() reports a certificate entry at fault:
+ * listener I, whose certificates list is SEQ; N counts the reports. */
+struct tls_fault_at {
+	struct veer_cfg_walk *w;
+	const yaml_node_t *seq;
+	size_t i, n;
+};
+
+static void tls_fault(void *arg, size_t j, bool key, const char *msg)
+{
+	struct tls_fault_at *at = arg;
+	const char *what = key ? "key" : "cert";
+	yaml_node_t *n = map_get(at->w, elem(at->w, at->seq, j), what, NULL);
+
+	at->n++;
+	veer_cfg_error(at->w, n != NULL ? &n->start_mark : &at->seq->start_mark,
+		       "listeners[%zu].tls.certificates[%zu].%s: %s", at->i, j, what, msg);
+}
+
+/* listeners[I] (mapping M) with tls: at least one certificate, each read
+ * and checked now and the contexts built, so that a bad file is an error at
+ * its line.  When the walk refused an entry (reported already) nothing is
+ * built. */
+static void finish_listener_tls(struct veer_cfg_walk *w, struct veer_listener_conf *l, size_t i,
+				const yaml_node_t *m)
+{
+	yaml_node_t *tk = NULL, *tn = map_get(w, m, "tls", &tk);
+	yaml_node_t *cn = map_get(w, tn, "certificates", NULL);
+	struct tls_fault_at at = { .w = w, .seq = cn, .i = i };
+	char err[1024];
+
+	if (!l->tls.enabled || cn == NULL)
+		return; /* no certificates key: reported by the walk */
+	if (veer_cfg_is_null(cn) || (cn->type == YAML_SEQUENCE_NODE && veer_cfg_seq_len(cn) == 0)) {
+		veer_cfg_error(w, &cn->start_mark,
+			       "listeners[%zu].tls.certificates: at least one certificate is "
+			       "needed",
+			       i);
+		return;
+	}
+	if (cn->type != YAML_SEQUENCE_NODE || l->tls.ncerts != veer_cfg_seq_len(cn))
+		return;
+	for (size_t j = 0; j < l->tls.ncerts; j++)
+		if (l->tls.certs[j].cert == NULL || l->tls.certs[j].key == NULL)
+			return;
+	/* The ticket keys live in the registry (by listener name) and are
+	 * bound with veer_tls_server_set_tickets() before publication. */
+	l->tls.server = veer_tls_server_build(&l->tls, NULL, tls_fault, &at, err, sizeof(err));
+	if (l->tls.server == NULL && at.n == 0)
+		veer_cfg_error(w, &tk->start_mark, "listeners[%zu].tls: %s", i, err);
+}
+
+/* pools[I] (mapping M) with tls: the client context, built now so that a
+ * missing or bad CA file is an error at its line. */
+static void finish_pool_tls(struct veer_cfg_walk *w, struct veer_pool_conf *p, size_t i,
+			    const yaml_node_t *m)
+{
+	yaml_node_t *tk = NULL, *tn = map_get(w, m, "tls", &tk);
+	yaml_node_t *ca = map_get(w, tn, "ca", NULL);
+	char err[1024];
+
+	if (!p->tls.enabled || tk == NULL || (ca != NULL && p->tls.ca == NULL))
+		return; /* a CA the walk refused was reported */
+	p->tls.client = veer_tls_client_new(&p->tls, err, sizeof(err));
+	if (p->tls.client != NULL)
+		return;
+	if (ca != NULL)
+		veer_cfg_error(w, &ca->start_mark, "pools[%zu].tls.ca: %s", i, err);
+	else
+		veer_cfg_error(w, &tk->start_mark, "pools[%zu].tls: %s", i, err);
+}
+
 static void finish_listeners(struct veer_cfg_walk *w, const yaml_node_t *root)
 {
 	struct veer_config *c = w->cfg;
@@ -123,6 +198,7 @@ static void finish_listeners(struct veer_cfg_walk *w, const yaml_node_t *root)
 		yaml_node_t *m = elem(w, seq, i), *rs;
 		if (m == NULL)
 			continue;
+		finish_listener_tls(w, l, i, m);
 		/* Two listeners on one address would share it through
 		 * SO_REUSEPORT and split its connections at random. */
 		for (size_t j = 0; j < i; j++) {
@@ -303,6 +379,7 @@ static void finish_pools(struct veer_cfg_walk *w, const yaml_node_t *root)
 					       i);
 		}
 		finish_resilience(w, p, i, m);
+		finish_pool_tls(w, p, i, m);
 		sv = sv != NULL && sv->type == YAML_SEQUENCE_NODE ? sv : NULL;
 		for (size_t j = 1; j < p->nservers; j++) {
 			for (size_t x = 0; x < j; x++) {

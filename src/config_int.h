@@ -99,8 +99,9 @@ void veer_cfg_walk_root(struct veer_cfg_walk *w, const yaml_node_t *root);
  * base), run once the walk has filled W->cfg from the document rooted at
  * ROOT (NULL for an empty document).  They also fill what depends on other
  * keys (indexes, listener route lists, route pools, version, split and
- * blue_green pools, actions, rate limit bursts left at 0) and, when W holds
- * no errors, prepare each pool's balancer.  Errors go through
+ * blue_green pools, actions, rate limit bursts left at 0), build the TLS
+ * contexts of listeners and pools (reading certificate, key and CA files)
+ * and, when W holds no errors, prepare each pool's balancer.  Errors go through
  * veer_cfg_error() with the line and column of the node at fault. */
 void veer_cfg_finish(struct veer_cfg_walk *w, const yaml_node_t *root);
 

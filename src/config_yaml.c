@@ -34,6 +34,7 @@
  * the line and column of each error.  config.c parses the file into that
  * document; config_int.h holds what the three files share.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -759,6 +760,44 @@ out:
 	return rc;
 }
 
+/* listeners[].tls.min_version: "1.2" or "1.3", stored as 12 or 13. */
+static int set_tls_version(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			   void *base)
+{
+	int *p = slot(k, base);
+	int i = choice_index(k, v->text);
+
+	if (i < 0)
+		return set_generic(w, k, v, NULL); /* reports the error */
+	assert(p == NULL || k->width == sizeof(*p));
+	if (p != NULL)
+		*p = 12 + i;
+	return VEER_OK;
+}
+
+/* pools[].tls.server_name: a DNS name (letters, digits, "-", "_" and
+ * dots) or an IP address, as sent in SNI and checked in certificates. */
+static int set_server_name(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			   void *base)
+{
+	unsigned char ip[16];
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (inet_pton(AF_INET, v->text, ip) != 1 && inet_pton(AF_INET6, v->text, ip) != 1 &&
+	    (v->len > 253 || v->text[0] == '.' || v->text[0] == '-' ||
+	     strstr(v->text, "..") != NULL ||
+	     strspn(v->text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+		     v->len)) {
+		veer_cfg_error(w, v->mark, "%s: bad server name %s (a host name or an IP address)",
+			       v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	store_str(k, base, v->text, v->len);
+	return VEER_OK;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define YES true
@@ -775,6 +814,7 @@ out:
 #define SRV(m) AT(struct veer_server_conf, m)
 #define RT(m) AT(struct veer_route_conf, m)
 #define SPL(m) AT(struct veer_split_entry, m)
+#define TLSC(m) AT(struct veer_tls_cert_conf, m)
 #define RANGE(a, b) .min = (a), .max = (b)
 #define SEC 1000u
 #define DAY (86400u * SEC)
@@ -830,15 +870,22 @@ static const struct key keys[] = {
 	  .doc = "unique listener name"),
 	K("listeners[].listen", T_ADDR, YES, .flags = F_REQ, LIS(addr),
 	  .doc = "host:port, [v6]:port or *:port; port 0 = any free port"),
-	K("listeners[].tls", T_MAP, NOT_YET, .doc = "present = HTTPS on this listener"),
+	K("listeners[].tls", T_MAP, YES, .flags = F_SECTION, LIS(tls.enabled),
+	  .doc = "present = HTTPS on this listener: Mozilla intermediate ciphers, ALPN "
+		 "http/1.1, session resumption (cache and tickets); absent = plain HTTP"),
 	K("listeners[].tls.certificates", T_LIST, YES, .flags = F_REQ,
-	  .doc = "certificates; SNI chooses by the names in each"),
-	K("listeners[].tls.certificates[].cert", T_STRING, YES, .flags = F_REQ,
-	  .doc = "PEM certificate chain file"),
-	K("listeners[].tls.certificates[].key", T_STRING, YES, .flags = F_REQ,
-	  .doc = "PEM private key file"),
+	  LIST(struct veer_listener_conf, tls.certs, tls.ncerts, struct veer_tls_cert_conf),
+	  .doc = "at least one; read and checked at load and on each reload (a missing file, a "
+		 "key that does not match, an expired certificate are errors); SNI picks the "
+		 "first whose subjectAltName DNS names (else CN) match, exact before "
+		 "*.example.com (one label); the first serves clients without SNI or with an "
+		 "unknown name"),
+	K("listeners[].tls.certificates[].cert", T_STRING, YES, .flags = F_REQ, TLSC(cert),
+	  .doc = "PEM certificate file: the certificate, then its intermediates"),
+	K("listeners[].tls.certificates[].key", T_STRING, YES, .flags = F_REQ, TLSC(key),
+	  .doc = "PEM private key file (RSA or ECDSA; not encrypted)"),
 	K("listeners[].tls.min_version", T_ENUM, YES, .choices = "1.2|1.3", .def = "1.2",
-	  .doc = "oldest TLS version accepted"),
+	  LIS(tls.min_version), .set = set_tls_version, .doc = "oldest TLS version accepted"),
 	K("listeners[].timeouts", T_MAP, YES, .doc = "client-side timeouts"),
 	K("listeners[].timeouts.header", T_DURATION, YES, RANGE(1, DAY), .def = "10s",
 	  LIS(header_timeout), .doc = "first byte to end of the request headers (then 408)"),
@@ -875,10 +922,15 @@ static const struct key keys[] = {
 	  .doc = "host:port; a host name is resolved at load (first address)"),
 	K("pools[].servers[].weight", T_INT, YES, RANGE(0, 1000), .def = "1", SRV(weight),
 	  .doc = "relative share of requests; 0 = none"),
-	K("pools[].tls", T_MAP, NOT_YET, .doc = "TLS to the servers; absent = plain HTTP"),
-	K("pools[].tls.ca", T_STRING, YES, .flags = F_DOCDEF, .def = "system store",
-	  .doc = "CA file the servers are verified against"),
-	K("pools[].tls.server_name", T_STRING, YES, .doc = "SNI and name verified"),
+	K("pools[].tls", T_MAP, YES, .flags = F_SECTION, POOL(tls.enabled),
+	  .doc = "TLS to the servers, TLS 1.2 or later, ALPN http/1.1, certificates verified "
+		 "(a failure is a 502 and a breaker failure); absent = plain HTTP"),
+	K("pools[].tls.ca", T_STRING, YES, .flags = F_DOCDEF, .def = "system store", POOL(tls.ca),
+	  .doc = "PEM file of the CA certificates the servers are verified against"),
+	K("pools[].tls.server_name", T_STRING, YES, .flags = F_DOCDEF, .def = "each server's host",
+	  POOL(tls.server_name), .set = set_server_name,
+	  .doc = "name sent as SNI and checked against the servers' certificates; an IP "
+		 "address (also an address's host) is checked and not sent"),
 	K("pools[].discovery", T_MAP, NOT_YET,
 	  .doc = "endpoints found at runtime, instead of or beside servers"),
 	K("pools[].discovery.dns", T_MAP, YES, .doc = "DNS discovery"),

@@ -5,17 +5,105 @@
  * buffer's chunks.
  */
 #include "veer/proxy.h"
+#include "veer/log.h"
+#include "veer/tls.h"
 
 #include <errno.h>
+#include <openssl/err.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-ssize_t veer_sock_read(int fd, struct evbuffer *in)
+/* TLS reads: SSL_read into reserved space until nothing more is decrypted
+ * (what OpenSSL holds would not wake epoll again), bounded per call. */
+static ssize_t tls_read(SSL *ssl, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[1];
+	ssize_t total = 0;
+	int n, err;
+
+	while (total < (ssize_t)(4 * VEER_READ_CHUNK)) {
+		if (evbuffer_reserve_space(in, VEER_READ_CHUNK, v, 1) < 1)
+			return -1;
+		ERR_clear_error();
+		n = SSL_read(ssl, v[0].iov_base, (int)v[0].iov_len);
+		if (n > 0) {
+			v[0].iov_len = (size_t)n;
+			evbuffer_commit_space(in, v, 1);
+			total += n;
+			if (SSL_pending(ssl) == 0 && (size_t)n < VEER_READ_CHUNK)
+				break;
+			continue;
+		}
+		evbuffer_commit_space(in, v, 0);
+		err = SSL_get_error(ssl, n);
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+			if (total > 0)
+				break;
+			errno = EAGAIN;
+			return -1;
+		}
+		if (total > 0)
+			break; /* the EOF or error shows at the next read */
+		if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0))
+			return 0;
+		if (errno == 0 || errno == EAGAIN)
+			errno = ECONNRESET;
+		return -1;
+	}
+	return total;
+}
+
+/* TLS writes: whole records of up to 16 KiB from the buffer's front. */
+static int tls_write(SSL *ssl, struct evbuffer *out)
+{
+	while (evbuffer_get_length(out) > 0) {
+		size_t len = evbuffer_get_length(out);
+		unsigned char *p;
+		int n, err;
+
+		if (len > 16384)
+			len = 16384;
+		p = evbuffer_pullup(out, (ssize_t)len);
+		ERR_clear_error();
+		n = SSL_write(ssl, p, (int)len);
+		if (n > 0) {
+			evbuffer_drain(out, (size_t)n);
+			continue;
+		}
+		err = SSL_get_error(ssl, n);
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ)
+			return VEER_AGAIN;
+		return VEER_ERR;
+	}
+	return VEER_OK;
+}
+
+int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who)
+{
+	char why[256];
+	int rc, err;
+
+	ERR_clear_error();
+	rc = SSL_do_handshake(ssl);
+	if (rc == 1)
+		return VEER_OK;
+	err = SSL_get_error(ssl, rc);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		*want_write = err == SSL_ERROR_WANT_WRITE;
+		return VEER_AGAIN;
+	}
+	veer_debug("%s: TLS handshake failed: %s", who, veer_tls_error(ssl, rc, why, sizeof(why)));
+	return VEER_ERR;
+}
+
+ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in)
 {
 	struct evbuffer_iovec v[2];
 	int nv;
 	ssize_t n, got;
 
+	if (ssl != NULL)
+		return tls_read(ssl, in);
 	nv = evbuffer_reserve_space(in, VEER_READ_CHUNK, v, 2);
 	if (nv <= 0)
 		return -1;
@@ -42,8 +130,10 @@ ssize_t veer_sock_read(int fd, struct evbuffer *in)
 	return got;
 }
 
-int veer_sock_write(int fd, struct evbuffer *out)
+int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out)
 {
+	if (ssl != NULL)
+		return tls_write(ssl, out);
 	while (evbuffer_get_length(out) > 0) {
 		int n = evbuffer_write(out, fd);
 		if (n < 0) {

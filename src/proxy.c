@@ -13,6 +13,7 @@
 #include "veer/ratelimit.h"
 #include "veer/registry.h"
 #include "veer/stats.h"
+#include "veer/tls.h"
 #include "veer/router.h"
 
 #include <arpa/inet.h>
@@ -37,6 +38,7 @@
 static const char *const state_names[] = {
 	[VEER_CS_IDLE] = "idle", [VEER_CS_HEAD] = "head", [VEER_CS_FORWARD] = "forward",
 	[VEER_CS_TUNNEL] = "tunnel", [VEER_CS_CLOSING] = "closing", [VEER_CS_CLOSED] = "closed",
+	[VEER_CS_TLS] = "tls",
 };
 
 static void client_process(struct veer_client *c);
@@ -45,6 +47,7 @@ static void response_process(struct veer_upstream *u);
 static void finish_request(struct veer_client *c);
 static void end_attempts(struct veer_client *c);
 static void end_request(struct veer_client *c);
+static void client_handshake(struct veer_client *c);
 static uint64_t mono_us(void);
 
 /* The one place client states change. */
@@ -185,6 +188,13 @@ void veer_client_close(struct veer_client *c)
 	event_del(&c->wev);
 	event_del(&c->timer);
 	event_del(&c->retry_ev);
+	if (c->ssl != NULL) {
+		/* One non-blocking close_notify keeps the session resumable. */
+		if (SSL_is_init_finished(c->ssl))
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	unpin_request(c);
@@ -373,7 +383,7 @@ static void client_flush(struct veer_client *c)
 
 	if (c->state == VEER_CS_CLOSED)
 		return;
-	rc = veer_sock_write(c->fd, c->out);
+	rc = veer_sock_write(c->fd, c->ssl, c->out);
 	if (rc == VEER_ERR) {
 		abort_request(c);
 		return;
@@ -397,6 +407,10 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
 	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
 	(void)fd;
 	(void)what;
+	if (c->state == VEER_CS_TLS) {
+		client_handshake(c);
+		return;
+	}
 	client_flush(c);
 	if (c->state == VEER_CS_CLOSED)
 		return;
@@ -528,7 +542,7 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 {
 	struct veer_fwd fwd = {
 		.client_ip = c->ip,
-		.proto = "http",
+		.proto = c->ssl != NULL ? "https" : "http",
 		.request_id = c->req.req_id < 0 ? c->req_id : NULL,
 		.default_host = u->wp->conf->servers[u->server].addr.text,
 		.upgrade = c->websocket,
@@ -1189,6 +1203,30 @@ static void client_eof(struct veer_client *c)
 	}
 }
 
+/* TLS with the client (listeners[].tls): the header timeout, armed at
+ * accept, bounds the handshake. */
+static void client_handshake(struct veer_client *c)
+{
+	bool want_write = false;
+	int rc = veer_tls_handshake(c->ssl, &want_write, c->ip);
+
+	if (rc == VEER_ERR) {
+		veer_client_close(c);
+		return;
+	}
+	if (rc == VEER_AGAIN) {
+		if (want_write)
+			event_add(&c->wev, NULL);
+		else
+			event_del(&c->wev);
+		return;
+	}
+	event_del(&c->wev);
+	set_state(c, VEER_CS_IDLE);
+	/* The request may have come with the handshake's last flight. */
+	event_active(&c->rev, EV_READ, 1);
+}
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct veer_client *c = arg;
@@ -1196,7 +1234,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
 	(void)what;
-	n = veer_sock_read(fd, c->in);
+	if (c->state == VEER_CS_TLS) {
+		client_handshake(c);
+		return;
+	}
+	n = veer_sock_read(fd, c->ssl, c->in);
 	if (n == 0) {
 		client_process(c);
 		if (c->state != VEER_CS_CLOSED)
@@ -1254,6 +1296,14 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 	event_assign(&c->retry_ev, w->base, -1, 0, retry_cb, c);
 	event_add(&c->rev, NULL);
 	c->state = VEER_CS_IDLE;
+	if (l->tls.enabled) {
+		c->ssl = veer_tls_accept(l->tls.server, fd);
+		if (c->ssl == NULL)
+			abort(); /* out-of-memory policy: see common.h */
+		SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+		c->state = VEER_CS_TLS;
+	}
 	/* A new connection gets the header timeout for its first byte. */
 	arm_timer(c, l->header_timeout);
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
@@ -1482,7 +1532,7 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		veer_upstream_close(u);
 		return;
 	}
-	n = veer_sock_read(u->fd, u->in);
+	n = veer_sock_read(u->fd, u->ssl, u->in);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;

@@ -2,6 +2,7 @@
 #include "veer/registry.h"
 #include "veer/common.h"
 #include "veer/ratelimit.h"
+#include "veer/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,16 @@ struct limiter_rec {
 	struct veer_limiter *limiter;
 };
 
+struct tickets_rec {
+	char *listener;
+	struct veer_tls_tickets *tickets;
+};
+
 struct veer_registry {
 	struct veer_server_health **health;
 	size_t nhealth;
+	struct tickets_rec *tickets;
+	size_t ntickets;
 	struct limiter_rec *limiters;
 	size_t nlimiters;
 };
@@ -46,6 +54,11 @@ void veer_registry_free(struct veer_registry *r)
 		veer_limiter_free(r->limiters[i].limiter);
 	}
 	free(r->limiters);
+	for (i = 0; i < r->ntickets; i++) {
+		free(r->tickets[i].listener);
+		veer_tls_tickets_free(r->tickets[i].tickets);
+	}
+	free(r->tickets);
 	free(r);
 }
 
@@ -90,10 +103,38 @@ static struct veer_limiter *limiter_for(struct veer_registry *r, const char *kin
 	return r->limiters[r->nlimiters++].limiter;
 }
 
+/* Session-ticket keys of listener NAME: kept across reloads, so a
+ * resumed session survives them. */
+static struct veer_tls_tickets *tickets_for(struct veer_registry *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntickets; i++)
+		if (strcmp(r->tickets[i].listener, name) == 0)
+			return r->tickets[i].tickets;
+	r->tickets = veer_xrealloc(r->tickets, (r->ntickets + 1) * sizeof(*r->tickets));
+	r->tickets[r->ntickets].listener = veer_xstrdup(name);
+	r->tickets[r->ntickets].tickets = veer_tls_tickets_new();
+	return r->tickets[r->ntickets++].tickets;
+}
+
+void veer_registry_rotate_tickets(struct veer_registry *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntickets; i++)
+		veer_tls_tickets_rotate(r->tickets[i].tickets);
+}
+
 void veer_registry_bind(struct veer_registry *r, struct veer_config *config)
 {
 	size_t i, k;
 
+	for (i = 0; i < config->nlisteners; i++) {
+		struct veer_listener_conf *l = &config->listeners[i];
+		if (l->tls.enabled && l->tls.server != NULL)
+			veer_tls_server_set_tickets(l->tls.server, tickets_for(r, l->name));
+	}
 	for (i = 0; i < config->npools; i++) {
 		struct veer_pool_conf *p = &config->pools[i];
 		for (k = 0; k < p->nservers; k++)

@@ -7,6 +7,7 @@
 #include "veer/log.h"
 #include "veer/registry.h"
 #include "veer/stats.h"
+#include "veer/tls.h"
 #include "veer/notify.h"
 #include "veer/overrides.h"
 #include "veer/worker.h"
@@ -105,6 +106,17 @@ static void usr2_cb(evutil_socket_t sig, short what, void *arg)
 	else
 		veer_info("upgrade: started %s as pid %d; this process stops once it serves",
 			  proc->exe, (int)pid);
+}
+
+/* Session-ticket keys rotate on the control thread; workers only read them. */
+static void tickets_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct veer_process *proc = arg;
+
+	(void)fd;
+	(void)what;
+	veer_registry_rotate_tickets(proc->registry);
+	veer_debug("TLS session-ticket keys rotated");
 }
 
 static void chld_cb(evutil_socket_t sig, short what, void *arg)
@@ -519,12 +531,17 @@ int veer_process_run(struct veer_process *proc)
 	proc->drain_ev = evtimer_new(proc->base, drain_cb, proc);
 	proc->sig_usr2 = evsignal_new(proc->base, SIGUSR2, usr2_cb, proc);
 	proc->sig_chld = evsignal_new(proc->base, SIGCHLD, chld_cb, proc);
+	proc->tickets_ev = event_new(proc->base, -1, EV_PERSIST, tickets_cb, proc);
 	proc->done_ev = event_new(proc->base, proc->done_fd, EV_READ | EV_PERSIST, done_cb, proc);
 	if (!proc->sig_term || !proc->sig_int || !proc->sig_hup || !proc->sig_usr1 ||
 	    !proc->drain_ev || !proc->done_ev || !proc->sig_usr2 || !proc->sig_chld)
 		goto out;
 	event_add(proc->sig_usr2, NULL);
 	event_add(proc->sig_chld, NULL);
+	if (proc->tickets_ev != NULL) {
+		struct timeval tv = { .tv_sec = VEER_TLS_TICKET_ROTATE_MS / 1000 };
+		event_add(proc->tickets_ev, &tv);
+	}
 	event_add(proc->sig_term, NULL);
 	event_add(proc->sig_int, NULL);
 	event_add(proc->sig_hup, NULL);
@@ -608,6 +625,7 @@ out:
 	free(proc->access_dest);
 	veer_sockets_free(&proc->sockets);
 	veer_sockets_free(&proc->inherited);
+	if (proc->tickets_ev) event_free(proc->tickets_ev);
 	if (proc->sig_usr2) event_free(proc->sig_usr2);
 	if (proc->sig_chld) event_free(proc->sig_chld);
 	if (proc->sig_term) event_free(proc->sig_term);

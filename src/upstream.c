@@ -9,6 +9,7 @@
 #include "veer/proxy.h"
 #include "veer/common.h"
 #include "veer/log.h"
+#include "veer/tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,6 +19,42 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* The connection is up (TCP, and TLS when configured): it can carry the
+ * request. */
+static void become_active(struct veer_upstream *u)
+{
+	u->state = VEER_US_ACTIVE;
+	u->wp->pending--;
+	event_del(&u->timer);
+	event_add(&u->rev, NULL);
+	veer_proxy_upstream_connected(u);
+}
+
+static void up_handshake(struct veer_upstream *u)
+{
+	struct veer_server_rt *srt = &u->wp->servers[u->server];
+	bool want_write = false;
+	int rc;
+
+	rc = veer_tls_handshake(u->ssl, &want_write, u->wp->conf->servers[u->server].addr.text);
+	if (rc == VEER_ERR) {
+		/* A verification failure is the server failing (a breaker
+		 * failure, and a 502 unless retried elsewhere). */
+		veer_proxy_upstream_error(u, 502, VEER_FAIL_CONNECT);
+		return;
+	}
+	if (rc == VEER_AGAIN) {
+		if (want_write)
+			event_add(&u->wev, NULL);
+		else
+			event_del(&u->wev);
+		return;
+	}
+	event_del(&u->wev);
+	(void)srt;
+	become_active(u);
+}
+
 static void up_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct veer_upstream *u = arg;
@@ -25,9 +62,17 @@ static void up_read_cb(evutil_socket_t fd, short what, void *arg)
 	VEER_CHECK_MAGIC(u, VEER_UPSTREAM_MAGIC);
 	(void)fd;
 	(void)what;
+	if (u->state == VEER_US_TLS) {
+		up_handshake(u);
+		return;
+	}
 	if (u->state == VEER_US_IDLE) {
 		/* Idle connections carry nothing: EOF or stray bytes mean
-		 * the server gave up on it. */
+		 * the server gave up on it.  Over TLS, a session ticket
+		 * arriving after the handshake is not that. */
+		if (u->ssl != NULL && veer_sock_read(u->fd, u->ssl, u->in) < 0 && errno == EAGAIN &&
+		    evbuffer_get_length(u->in) == 0)
+			return;
 		veer_upstream_close(u);
 		return;
 	}
@@ -51,14 +96,32 @@ static void up_write_cb(evutil_socket_t fd, short what, void *arg)
 			veer_proxy_upstream_error(u, 502, VEER_FAIL_CONNECT);
 			return;
 		}
-		u->state = VEER_US_ACTIVE;
-		u->wp->pending--;
-		event_del(&u->timer);
-		event_add(&u->rev, NULL);
-		veer_proxy_upstream_connected(u);
+		if (u->wp->conf->tls.enabled) {
+			/* TLS to the server; the connect timeout covers the
+			 * handshake too. */
+			u->ssl = veer_tls_connect(u->wp->conf->tls.client, fd,
+						  u->wp->conf->servers[u->server].address,
+						  u->wp->servers[u->server].session);
+			if (u->ssl == NULL) {
+				veer_proxy_upstream_error(u, 502, VEER_FAIL_CONNECT);
+				return;
+			}
+			SSL_set_mode(u->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+					     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+					     SSL_MODE_RELEASE_BUFFERS);
+			u->state = VEER_US_TLS;
+			event_add(&u->rev, NULL);
+			up_handshake(u);
+			return;
+		}
+		become_active(u);
 		return;
 	}
-	switch (veer_sock_write(u->fd, u->out)) {
+	if (u->state == VEER_US_TLS) {
+		up_handshake(u);
+		return;
+	}
+	switch (veer_sock_write(u->fd, u->ssl, u->out)) {
 	case VEER_OK:
 		event_del(&u->wev);
 		veer_proxy_upstream_drained(u);
@@ -83,6 +146,7 @@ static void up_timer_cb(evutil_socket_t fd, short what, void *arg)
 		veer_upstream_close(u);
 		break;
 	case VEER_US_CONNECTING:
+	case VEER_US_TLS:
 		veer_debug("upstream %s: connect timeout", u->wp->conf->servers[u->server].addr.text);
 		veer_proxy_upstream_error(u, 502, VEER_FAIL_CONNECT);
 		break;
@@ -165,10 +229,29 @@ struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_wpool
 	return u;
 }
 
+/* Keep U's TLS session for the next connection to its server.  Under TLS
+ * 1.3 the session arrives after the handshake, with the first response
+ * bytes: it is taken once it can be resumed. */
+static void keep_session(struct veer_upstream *u)
+{
+	struct veer_server_rt *srt = &u->wp->servers[u->server];
+	SSL_SESSION *sess;
+
+	if (u->ssl == NULL || (sess = SSL_get1_session(u->ssl)) == NULL)
+		return;
+	if (!SSL_SESSION_is_resumable(sess) || sess == srt->session) {
+		SSL_SESSION_free(sess);
+		return;
+	}
+	SSL_SESSION_free(srt->session);
+	srt->session = sess;
+}
+
 void veer_upstream_release(struct veer_upstream *u)
 {
 	struct veer_server_rt *srt = &u->wp->servers[u->server];
 
+	keep_session(u);
 	u->client = NULL;
 	u->requests++;
 	/* A pool retired by a reload takes no idle connections (those to
@@ -198,12 +281,22 @@ void veer_upstream_close(struct veer_upstream *u)
 		struct veer_server_rt *srt = &u->wp->servers[u->server];
 		TAILQ_REMOVE(&srt->idle, u, link);
 		srt->nidle--;
-	} else if (u->state == VEER_US_CONNECTING) {
+	} else if (u->state == VEER_US_CONNECTING || u->state == VEER_US_TLS) {
 		u->wp->pending--;
 	}
 	event_del(&u->rev);
 	event_del(&u->wev);
 	event_del(&u->timer);
+	if (u->ssl != NULL) {
+		/* One non-blocking close_notify: without it OpenSSL marks the
+		 * session not resumable. */
+		if (SSL_is_init_finished(u->ssl)) {
+			keep_session(u);
+			SSL_shutdown(u->ssl);
+		}
+		SSL_free(u->ssl);
+		u->ssl = NULL;
+	}
 	close(u->fd);
 	u->fd = -1;
 	u->client = NULL;
@@ -228,7 +321,7 @@ int veer_upstream_flush(struct veer_upstream *u)
 
 	if (u->state != VEER_US_ACTIVE)
 		return VEER_OK;
-	rc = veer_sock_write(u->fd, u->out);
+	rc = veer_sock_write(u->fd, u->ssl, u->out);
 	if (rc == VEER_AGAIN)
 		event_add(&u->wev, NULL);
 	return rc;

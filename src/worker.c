@@ -171,6 +171,8 @@ void veer_wpool_unref(struct veer_worker *w, struct veer_wpool *wp)
 		return;
 	TAILQ_REMOVE(&w->wpools, wp, link);
 	veer_balance_state_fini(&wp->bal);
+	for (size_t k = 0; k < wp->nservers; k++)
+		SSL_SESSION_free(wp->servers[k].session);
 	free(wp->servers);
 	veer_gen_unpin(w, wp->gen);
 	free(wp);
@@ -252,8 +254,12 @@ static void build_pools(struct veer_worker *w, struct veer_wpool **old_map, size
 				struct veer_upstream *u;
 				if (strcmp(old->conf->servers[s].addr.text, pc->servers[k].addr.text) != 0)
 					continue;
-				/* Its breaker state carries over too. */
+				/* Its breaker state and TLS session carry over too. */
 				map[i]->servers[k].breaker = old->servers[s].breaker;
+				if (pc->tls.enabled && old->conf->tls.enabled) {
+					map[i]->servers[k].session = old->servers[s].session;
+					old->servers[s].session = NULL;
+				}
 				while ((u = TAILQ_LAST(&old->servers[s].idle, veer_upstream_list)) != NULL) {
 					TAILQ_REMOVE(&old->servers[s].idle, u, link);
 					old->servers[s].nidle--;

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <llhttp.h>
+#include <openssl/ssl.h>
 
 #include "veer/common.h"
 
@@ -49,6 +50,7 @@ enum veer_client_state {
 	VEER_CS_TUNNEL,    /* after 101 Switching Protocols: raw bytes both ways */
 	VEER_CS_CLOSING,   /* flushing what is left of the output, then close */
 	VEER_CS_CLOSED,    /* torn down, waiting for the gc pass */
+	VEER_CS_TLS,       /* TLS handshake with the client (header timeout runs) */
 };
 
 enum veer_upstream_state {
@@ -56,12 +58,14 @@ enum veer_upstream_state {
 	VEER_US_ACTIVE,         /* carrying a request/response */
 	VEER_US_IDLE,           /* in its server's keep-alive pool */
 	VEER_US_CLOSED,         /* torn down, waiting for the gc pass */
+	VEER_US_TLS,            /* TLS handshake with the server (connect timeout runs) */
 };
 
 struct veer_upstream {
 	uint32_t magic;
 	enum veer_upstream_state state;
 	int fd;
+	SSL *ssl;                   /* TLS to the server (pools[].tls), else NULL */
 	struct veer_worker *w;
 	struct veer_client *client; /* paired client, NULL when idle */
 	struct event rev, wev, timer;
@@ -85,6 +89,7 @@ struct veer_client {
 	uint32_t magic;
 	enum veer_client_state state;
 	int fd;
+	SSL *ssl;                   /* TLS (listeners[].tls), else NULL */
 	struct veer_worker *w;
 	struct veer_lsock *lsock;   /* the listening socket it came from */
 	struct veer_listener_conf *lconf; /* lsock->conf when the request started */
@@ -165,11 +170,16 @@ int veer_upstream_flush(struct veer_upstream *u);
 
 /* Shared socket helpers (conn.c). */
 
-/* Read up to VEER_READ_CHUNK bytes from FD into IN.  Returns bytes read,
- * 0 on EOF, -1 with errno (EAGAIN included). */
-ssize_t veer_sock_read(int fd, struct evbuffer *in);
-/* Write as much of OUT as the socket takes; -1 on error other than EAGAIN. */
-int veer_sock_write(int fd, struct evbuffer *out);
+/* Read from FD (through SSL when not NULL) into IN: up to VEER_READ_CHUNK
+ * bytes from a plain socket, or what TLS has decrypted (bounded).  Returns
+ * bytes read, 0 on EOF, -1 with errno (EAGAIN when nothing is there yet). */
+ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in);
+/* Write as much of OUT as the socket takes: VEER_OK (all of it),
+ * VEER_AGAIN, or VEER_ERR. */
+int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out);
+/* Drive a TLS handshake: VEER_OK done, VEER_AGAIN (*want_write says which
+ * event to wait for), VEER_ERR failed (the reason is logged at debug). */
+int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who);
 
 /* Callbacks from upstream.c into the state machine (proxy.c). */
 void veer_proxy_upstream_connected(struct veer_upstream *u);

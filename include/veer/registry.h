@@ -49,6 +49,10 @@ void veer_registry_free(struct veer_registry *r);
  * new).  Control thread, before the config is published. */
 void veer_registry_bind(struct veer_registry *r, struct veer_config *config);
 
+/* Rotate every listener's session-ticket keys (control thread, every
+ * VEER_TLS_TICKET_ROTATE_MS). */
+void veer_registry_rotate_tickets(struct veer_registry *r);
+
 /* Visit every health record of CONFIG's pools with health checks. */
 struct veer_server_health *veer_registry_health(struct veer_registry *r, const char *pool,
 						const char *address);

@@ -31,6 +31,7 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 #include "veer/balance.h"
 #include "veer/breaker.h"
@@ -86,6 +87,7 @@ struct veer_server_rt {
 	struct veer_upstream_list idle;
 	uint32_t nidle;
 	struct veer_breaker breaker;
+	SSL_SESSION *session;          /* pools[].tls: the last session, offered for resumption */
 };
 
 /* Per worker, per pool: balancer state and keep-alive pools, for one pool
@@ -181,7 +183,7 @@ struct veer_process {
 	struct veer_sockets sockets;   /* a duplicate of every listening socket */
 	const char *exe;               /* this binary's path, for SIGUSR2 */
 	char *const *argv;
-	struct event *sig_usr2, *sig_chld;
+	struct event *sig_usr2, *sig_chld, *tickets_ev;
 	struct veer_registry *registry; /* runtime state by name (registry.h) */
 	struct veer_health *health;     /* active checks of the current config */
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *done_ev;

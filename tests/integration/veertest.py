@@ -1889,3 +1889,484 @@ def parallel(fns, timeout=IO_TIMEOUT + 5):
     for t in threads:
         t.join(timeout)
     return results
+
+
+# ---------------------------------------------------------------------------
+# TLS: certificates made with the openssl CLI, TLS clients, TLS backends.
+# Every certificate a test uses is made by the test in a temporary directory:
+# nothing is shipped, nothing expires in the tree.
+
+import ssl  # noqa: E402  (the TLS helpers only)
+
+OPENSSL_BIN = os.environ.get('OPENSSL_BIN', 'openssl')
+SSLSCAN_BIN = os.environ.get('SSLSCAN_BIN', '/usr/bin/sslscan')
+
+_CA_CNF = """\
+[ ca ]
+default_ca = ca_default
+[ ca_default ]
+dir = {dir}
+database = {dir}/index.txt
+new_certs_dir = {dir}/newcerts
+certificate = {dir}/ca.crt
+private_key = {dir}/ca.key
+serial = {dir}/serial
+default_md = sha256
+default_days = 365
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+commonName = optional
+organizationName = optional
+"""
+
+
+def openssl(*args, input=None, timeout=30, check=True):
+    """Run the openssl CLI; CompletedProcess (AssertionError with its output
+    when CHECK and it fails)."""
+    proc = subprocess.run([OPENSSL_BIN, *args], input=input, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, env=clean_env())
+    if check and proc.returncode != 0:
+        raise AssertionError('openssl %s failed (%d)\n%s%s' % (
+            ' '.join(args), proc.returncode, proc.stdout.decode('utf-8', 'replace'),
+            proc.stderr.decode('utf-8', 'replace')))
+    return proc
+
+
+def _asn1_time(t):
+    """openssl ca's -startdate/-enddate form of epoch seconds T."""
+    return time.strftime('%Y%m%d%H%M%SZ', time.gmtime(t))
+
+
+class Cert:
+    """A certificate and its key on disk: cert, key (paths), combined (cert
+    then key, HAProxy's crt form), serial (int), names."""
+
+    def __init__(self, cert, key, serial, names):
+        self.cert = cert
+        self.key = key
+        self.serial = serial
+        self.names = names
+        self.combined = cert[:-len('.crt')] + '.pem'
+        with open(self.combined, 'wb') as out:
+            for p in (cert, key):
+                with open(p, 'rb') as f:
+                    out.write(f.read())
+
+    def der(self):
+        with open(self.cert) as f:
+            return ssl.PEM_cert_to_DER_cert(f.read())
+
+    def __repr__(self):
+        return '<Cert %s serial=%x names=%r>' % (self.cert, self.serial, self.names)
+
+
+class CertFactory:
+    """A throwaway CA in a temporary directory and the leaves it signs.
+
+        f = CertFactory()                    # makes the CA (f.ca_cert, f.ca_key)
+        a = f.leaf('a', ['a.example.com'])  # RSA 2048, SAN DNS:a.example.com
+        e = f.leaf('e', ['e.test'], key='ec')            # ECDSA P-256
+        x = f.leaf('x', ['x.test'], not_after=time.time() - 3600)   # expired
+        s = f.self_signed('s', ['backend.test'])          # not from the CA
+
+    NAMES: DNS names (and IP addresses, as 'IP:127.0.0.1') for the
+    subjectAltName; CN defaults to the first name; san=False leaves the
+    subjectAltName out (the names are then in the CN only).  Each leaf gets
+    a random serial.  f.close() (or the atexit hook) removes the directory."""
+
+    def __init__(self, ca_name='veer test CA', dir=None):
+        self.dir = dir or tempfile.mkdtemp(prefix='veer-certs-')
+        self._own_dir = dir is None
+        os.makedirs(os.path.join(self.dir, 'newcerts'), exist_ok=True)
+        open(os.path.join(self.dir, 'index.txt'), 'w').close()
+        with open(os.path.join(self.dir, 'serial'), 'w') as f:
+            f.write('01\n')  # unused: every leaf gets -rand_serial
+        self.cnf = os.path.join(self.dir, 'ca.cnf')
+        with open(self.cnf, 'w') as f:
+            f.write(_CA_CNF.format(dir=self.dir))
+        self.ca_key = os.path.join(self.dir, 'ca.key')
+        self.ca_cert = os.path.join(self.dir, 'ca.crt')
+        openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', self.ca_key,
+                '-out', self.ca_cert, '-days', '3650', '-subj', '/CN=%s' % ca_name,
+                '-addext', 'basicConstraints=critical,CA:TRUE',
+                '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+        _cert_dirs.add(self.dir) if self._own_dir else None
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def new_key(self, path, key='rsa'):
+        if key == 'rsa':
+            openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048',
+                    '-out', path)
+        elif key in ('ec', 'ecdsa'):
+            openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                    '-out', path)
+        else:
+            raise ValueError(key)
+        return path
+
+    @staticmethod
+    def _san(names):
+        out = []
+        for n in names:
+            out.append(n if n.startswith(('IP:', 'DNS:')) else 'DNS:' + n)
+        return ','.join(out)
+
+    @staticmethod
+    def _cn(names, cn):
+        if cn is not None:
+            return cn
+        for n in names:
+            if not n.startswith('IP:'):
+                return n[4:] if n.startswith('DNS:') else n
+        return 'veer test leaf'
+
+    def leaf(self, name, names, key='rsa', cn=None, san=True, not_before=None,
+             not_after=None, key_file=None):
+        """Sign a server certificate NAME.crt (key NAME.key, or KEY_FILE's
+        key) with the CA; NOT_BEFORE/NOT_AFTER are epoch seconds (default:
+        an hour ago, 30 days from now).  Returns a Cert."""
+        crt = self.path(name + '.crt')
+        keyp = self.path(name + '.key')
+        if key_file is not None:
+            if os.path.abspath(key_file) != os.path.abspath(keyp):
+                shutil.copyfile(key_file, keyp)
+        else:
+            self.new_key(keyp, key)
+        csr = self.path(name + '.csr')
+        cn = self._cn(names, cn)
+        openssl('req', '-new', '-key', keyp, '-subj', '/CN=%s' % cn, '-out', csr)
+        ext = self.path(name + '.ext')
+        is_ec = 'ASN1 OID' in openssl('pkey', '-in', keyp, '-noout', '-text_pub').stdout.decode()
+        with open(ext, 'w') as f:
+            f.write('[ext]\nbasicConstraints = CA:FALSE\n'
+                    'keyUsage = critical, %s\n'
+                    'extendedKeyUsage = serverAuth\n'
+                    'subjectKeyIdentifier = hash\n'
+                    'authorityKeyIdentifier = keyid\n'
+                    % ('digitalSignature' if is_ec else 'digitalSignature, keyEncipherment'))
+            if san and names:
+                f.write('subjectAltName = %s\n' % self._san(names))
+        now = time.time()
+        na = now + 30 * 86400 if not_after is None else not_after
+        nb = min(now - 3600, na - 86400) if not_before is None else not_before
+        openssl('ca', '-batch', '-config', self.cnf, '-in', csr, '-out', crt, '-notext',
+                '-rand_serial', '-startdate', _asn1_time(nb), '-enddate', _asn1_time(na),
+                '-extfile', ext, '-extensions', 'ext')
+        serial = int(openssl('x509', '-in', crt, '-noout', '-serial').stdout.decode()
+                     .strip().split('=', 1)[1], 16)
+        return Cert(crt, keyp, serial, list(names))
+
+    def self_signed(self, name, names, key='rsa'):
+        """A self-signed certificate for NAMES, not from the CA."""
+        crt = self.path(name + '.crt')
+        keyp = self.new_key(self.path(name + '.key'), key)
+        openssl('req', '-x509', '-key', keyp, '-out', crt, '-days', '30',
+                '-subj', '/CN=%s' % self._cn(names, None),
+                '-addext', 'subjectAltName=%s' % self._san(names),
+                '-addext', 'basicConstraints=critical,CA:FALSE')
+        serial = int(openssl('x509', '-in', crt, '-noout', '-serial').stdout.decode()
+                     .strip().split('=', 1)[1], 16)
+        return Cert(crt, keyp, serial, list(names))
+
+    def close(self):
+        if self._own_dir and not os.environ.get('VEERTEST_KEEP'):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        _cert_dirs.discard(self.dir)
+
+
+_cert_dirs = set()
+
+
+@atexit.register
+def _remove_cert_dirs():
+    if not os.environ.get('VEERTEST_KEEP'):
+        for d in list(_cert_dirs):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def install_file(src, dst):
+    """Copy SRC over DST the way certbot-style renewals do: a new file
+    renamed over the old one (readers see the old or the new, never half)."""
+    tmp = dst + '.tmp'
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def tls_client_context(ca=None, verify=True, minimum=None, maximum=None, alpn=None,
+                       ciphers=None):
+    """An ssl client context.  The chain is verified against CA when VERIFY
+    (getpeercert() then returns the parsed certificate); the host name is
+    never checked (tests look at the names themselves and send SNI names
+    the certificate may not carry).  MINIMUM/MAXIMUM: ssl.TLSVersion;
+    ALPN: protocol list; CIPHERS: an OpenSSL cipher string."""
+    import warnings
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if ca:
+            ctx.load_verify_locations(ca)
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # TLSv1/TLSv1_1
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+class TLSClient(Client):
+    """A raw-socket HTTP client on one TLS connection.  CTX: an ssl
+    context (tls_client_context); SNI: the server name sent (None: no SNI);
+    SESSION: an ssl.SSLSession to resume.  The handshake runs in connect()
+    and raises ssl.SSLError / OSError when it fails."""
+
+    def __init__(self, port, ctx, sni=None, session=None, host='127.0.0.1',
+                 timeout=IO_TIMEOUT, connect=True):
+        self.ctx = ctx
+        self.sni = sni
+        self.session = session
+        super().__init__(port, host=host, timeout=timeout, connect=connect)
+
+    def connect(self):
+        raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self.sock = self.ctx.wrap_socket(raw, server_hostname=self.sni,
+                                             session=self.session)
+        except BaseException:
+            raw.close()
+            raise
+        self.stream = Stream(self.sock)
+        return self
+
+    # what the handshake gave ----------------------------------------------
+    def peer_cert(self):
+        """The parsed peer certificate (needs a verifying context)."""
+        return self.sock.getpeercert()
+
+    def peer_der(self):
+        return self.sock.getpeercert(binary_form=True)
+
+    def peer_names(self):
+        """(CN, [SAN DNS names]) of the peer certificate."""
+        return cert_names(self.peer_cert())
+
+    def peer_serial(self):
+        return int(self.peer_cert()['serialNumber'], 16)
+
+    def version(self):
+        return self.sock.version()
+
+    def cipher(self):
+        return self.sock.cipher()[0]
+
+    def alpn(self):
+        return self.sock.selected_alpn_protocol()
+
+    def session_reused(self):
+        return self.sock.session_reused
+
+    def tls_session(self):
+        return self.sock.session
+
+
+def cert_names(parsed):
+    """(CN, [SAN DNS names]) of a certificate parsed by ssl (getpeercert())."""
+    cn = None
+    for rdn in parsed.get('subject', ()):
+        for k, v in rdn:
+            if k == 'commonName':
+                cn = v
+    sans = [v for k, v in parsed.get('subjectAltName', ()) if k == 'DNS']
+    return cn, sans
+
+
+def der_key_type(der):
+    """'rsa' or 'ec': the public key type of the DER certificate DER."""
+    text = openssl('x509', '-inform', 'DER', '-noout', '-text', input=der).stdout.decode()
+    if 'id-ecPublicKey' in text:
+        return 'ec'
+    if 'rsaEncryption' in text:
+        return 'rsa'
+    raise AssertionError('unknown key type in\n%s' % text)
+
+
+def https_get(port, target='/', ctx=None, sni=None, session=None, headers=None,
+              host='test', timeout=IO_TIMEOUT):
+    """One GET on a new TLS connection; (Response, TLSClient) with the
+    client already closed (its handshake facts stay readable)."""
+    c = TLSClient(port, ctx, sni=sni, session=session, timeout=timeout)
+    try:
+        r = c.request('GET', target, headers, host=host)
+        c.session = c.sock.session
+        facts = {'version': c.sock.version(), 'cipher': c.sock.cipher()[0],
+                 'alpn': c.sock.selected_alpn_protocol(),
+                 'reused': c.sock.session_reused, 'session': c.sock.session,
+                 'cert': c.sock.getpeercert(), 'der': c.sock.getpeercert(binary_form=True)}
+    finally:
+        c.close()
+    return r, facts
+
+
+def s_client(port, *args, input=b'', timeout=15):
+    """openssl s_client -connect 127.0.0.1:PORT ARGS, stdin INPUT (then EOF);
+    (returncode, stdout, stderr) as text.  s_client's exit status does not
+    say whether the handshake succeeded: read the output."""
+    proc = subprocess.run([OPENSSL_BIN, 's_client', '-connect', '127.0.0.1:%d' % port,
+                           *args], input=input, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, env=clean_env())
+    return (proc.returncode, proc.stdout.decode('utf-8', 'replace'),
+            proc.stderr.decode('utf-8', 'replace'))
+
+
+def tls_server_context(cert, key, minimum=None, maximum=None, ciphers=None, alpn=None):
+    import warnings
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+class TLSBackend(Backend):
+    """Backend over TLS (python's ssl, server side): the same paths and
+    recording as Backend, behind a handshake with CERT/KEY (a Cert, or
+    cert= and key= paths).  CTX replaces the context built from them.
+
+    Per accepted TCP connection (self.connections) the handshake is run in
+    the connection's thread; self.handshakes lists the ones that completed
+    (dicts: conn, sni, version, cipher, alpn, resumed) and
+    self.handshake_errors the ones that failed (conn, error)."""
+
+    def __init__(self, name='backend', cert=None, key=None, ctx=None, minimum=None,
+                 maximum=None, **kw):
+        super().__init__(name, **kw)
+        if ctx is None:
+            if isinstance(cert, Cert):
+                cert, key = cert.cert, cert.key
+            ctx = tls_server_context(cert, key, minimum=minimum, maximum=maximum)
+        self.ctx = ctx
+        self.ctx.sni_callback = self._on_sni
+        self.handshakes = []
+        self.handshake_errors = []
+
+    @staticmethod
+    def _on_sni(sslsock, server_name, ctx):
+        sslsock.veer_sni = server_name
+        return None
+
+    def resumed(self):
+        with self.lock:
+            return sum(1 for h in self.handshakes if h['resumed'])
+
+    def _serve(self, sock, peer_port):
+        sock.settimeout(IO_TIMEOUT)
+        try:
+            ssock = self.ctx.wrap_socket(sock, server_side=True,
+                                         do_handshake_on_connect=False)
+        except (OSError, ValueError) as e:
+            with self.lock:
+                self.handshake_errors.append({'conn': peer_port, 'error': repr(e)})
+                self._socks.discard(sock)
+            sock.close()
+            return
+        with self.lock:
+            self._socks.discard(sock)
+            self._socks.add(ssock)
+        try:
+            ssock.do_handshake()
+        except (OSError, ValueError) as e:
+            with self.lock:
+                self.handshake_errors.append({'conn': peer_port, 'error': repr(e),
+                                              'sni': getattr(ssock, 'veer_sni', None)})
+                self._socks.discard(ssock)
+            try:
+                ssock.close()
+            except OSError:
+                pass
+            return
+        ssock.settimeout(None)
+        with self.lock:
+            self.handshakes.append({
+                'conn': peer_port, 'sni': getattr(ssock, 'veer_sni', None),
+                'version': ssock.version(), 'cipher': ssock.cipher()[0],
+                'alpn': ssock.selected_alpn_protocol(), 'resumed': ssock.session_reused})
+        super()._serve(ssock, peer_port)
+
+
+class SilentServer:
+    """A listening socket on 127.0.0.1 that accepts connections and never
+    sends or reads a byte (a TLS server whose handshake never answers).
+    accepted counts the connections.  Context manager or close()."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(('127.0.0.1', 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.address = '127.0.0.1:%d' % self.port
+        self.socks = []
+        self.stopping = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    @property
+    def accepted(self):
+        return len(self.socks)
+
+    def _run(self):
+        self.lsock.settimeout(0.05)
+        while not self.stopping.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.socks.append(s)
+
+    def close(self):
+        self.stopping.set()
+        self.t.join(2)
+        for s in self.socks:
+            s.close()
+        self.lsock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def sslscan(port, *args, timeout=120):
+    """Run sslscan --no-colour on 127.0.0.1:PORT; its output (text).  Fails
+    naming scripts/deps when sslscan is missing."""
+    exe = require_tool(SSLSCAN_BIN, 'sslscan')
+    proc = subprocess.run([exe, '--no-colour', *args, '127.0.0.1:%d' % port],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout, env=clean_env())
+    out = proc.stdout.decode('utf-8', 'replace')
+    if proc.returncode != 0:
+        raise AssertionError('sslscan exited with %d\n%s' % (proc.returncode, out))
+    return out

@@ -665,12 +665,6 @@ Test(config, error_not_supported_yet)
 	} cases[] = {
 		{ "global:\n  redis: { address: 127.0.0.1:6379 }\n" MINIMAL,
 		  "t.yaml:2:3: global.redis: not supported yet" },
-		{ "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    tls: {}\n" MIN_POOLS
-			  MIN_ROUTES,
-		  "t.yaml:4:5: listeners[0].tls: not supported yet" },
-		{ MIN_LISTENERS "pools:\n  - name: p\n    tls: { ca: /x }\n"
-				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
-		  "t.yaml:6:5: pools[0].tls: not supported yet" },
 		{ MIN_LISTENERS "pools:\n  - name: p\n    discovery: { file: /x }\n"
 				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
 		  "t.yaml:6:5: pools[0].discovery: not supported yet" },
@@ -682,6 +676,215 @@ Test(config, error_not_supported_yet)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_errors(cases[i].yaml, &cases[i].want, 1);
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* TMPL with every "$D" replaced by the directory of the test certificates
+ * (made by the PRE_ALL hook of test_tls.c), into BUF (N bytes). */
+static const char *subst_certs(char *buf, size_t n, const char *tmpl)
+{
+	const char *dir = getenv("VEER_TEST_CERTS");
+	size_t o = 0;
+
+	cr_assert_not_null(dir, "no test certificates (see test_tls.c)");
+	for (const char *p = tmpl; *p != '\0' && o + 512 < n; p++) {
+		if (p[0] == '$' && p[1] == 'D') {
+			o += (size_t)snprintf(buf + o, n - o, "%s", dir);
+			p++;
+		} else {
+			buf[o++] = *p;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* For YAML. */
+static const char *with_certs(const char *tmpl)
+{
+	static char buf[8192];
+
+	return subst_certs(buf, sizeof(buf), tmpl);
+}
+
+/* For an expected error line. */
+static const char *with_certs2(const char *tmpl)
+{
+	static char buf[1024];
+
+	return subst_certs(buf, sizeof(buf), tmpl);
+}
+
+Test(config, tls_fields)
+{
+	struct veer_config *c =
+		load_ok(with_certs("listeners:\n"
+				   "  - name: web\n"
+				   "    listen: 127.0.0.1:0\n"
+				   "    tls:\n"
+				   "      certificates:\n"
+				   "        - cert: $D/a.crt\n"
+				   "          key: $D/a.key\n"
+				   "        - { cert: $D/b.crt, key: $D/b.key }\n"
+				   "      min_version: \"1.3\"\n"
+				   "  - name: plain\n"
+				   "    listen: 127.0.0.1:0\n"
+				   "  - name: web2\n"
+				   "    listen: 127.0.0.1:0\n"
+				   "    tls: { certificates: [{ cert: $D/c.crt, key: "
+				   "$D/c.key }] }\n"
+				   "pools:\n"
+				   "  - name: p\n"
+				   "    servers: [{address: 127.0.0.1:9001}]\n"
+				   "    tls: { ca: $D/ca.crt, server_name: api.internal }\n"
+				   "  - name: q\n"
+				   "    servers: [{address: 127.0.0.1:9002}]\n"
+				   "    tls: {}\n"
+				   "  - name: r\n"
+				   "    servers: [{address: 127.0.0.1:9003}]\n"
+				   "    tls: { server_name: \"::1\" }\n"
+				   "  - name: plain\n"
+				   "    servers: [{address: 127.0.0.1:9004}]\n"
+				   "routes: [{ name: r, pool: p }]\n"));
+	const struct veer_listener_conf *l = &c->listeners[0];
+	const struct veer_pool_conf *p = &c->pools[0];
+	char want[512];
+
+	cr_assert(l->tls.enabled);
+	cr_assert_eq(l->tls.ncerts, 2);
+	snprintf(want, sizeof(want), "%s/a.crt", getenv("VEER_TEST_CERTS"));
+	cr_assert_str_eq(l->tls.certs[0].cert, want);
+	snprintf(want, sizeof(want), "%s/b.key", getenv("VEER_TEST_CERTS"));
+	cr_assert_str_eq(l->tls.certs[1].key, want);
+	cr_assert_eq(l->tls.min_version, 13);
+	cr_assert_not_null(l->tls.server, "built at load");
+	l = &c->listeners[1];
+	cr_assert_not(l->tls.enabled);
+	cr_assert_eq(l->tls.ncerts, 0);
+	cr_assert_null(l->tls.server);
+	l = &c->listeners[2];
+	cr_assert(l->tls.enabled);
+	cr_assert_eq(l->tls.min_version, 12, "default 1.2");
+	cr_assert_not_null(l->tls.server);
+
+	cr_assert(p->tls.enabled);
+	snprintf(want, sizeof(want), "%s/ca.crt", getenv("VEER_TEST_CERTS"));
+	cr_assert_str_eq(p->tls.ca, want);
+	cr_assert_str_eq(p->tls.server_name, "api.internal");
+	cr_assert_not_null(p->tls.client, "built at load");
+	p = &c->pools[1];
+	cr_assert(p->tls.enabled, "tls: {} = TLS, verified against the system store");
+	cr_assert_null(p->tls.ca);
+	cr_assert_null(p->tls.server_name);
+	cr_assert_not_null(p->tls.client);
+	cr_assert_str_eq(c->pools[2].tls.server_name, "::1");
+	p = &c->pools[3];
+	cr_assert_not(p->tls.enabled);
+	cr_assert_null(p->tls.client);
+	veer_config_free(c);
+}
+
+Test(config, error_tls_files)
+{
+	const char *yaml = with_certs("listeners:\n"
+				      "  - name: web\n"
+				      "    listen: 127.0.0.1:0\n"
+				      "    tls:\n"
+				      "      certificates:\n"
+				      "        - cert: $D/a.crt\n"
+				      "          key: $D/a.key\n"
+				      "        - cert: $D/a.crt\n"
+				      "          key: $D/b.key\n"
+				      "        - cert: $D/none.crt\n"
+				      "          key: $D/a.key\n"
+				      "        - cert: $D/expired.crt\n"
+				      "          key: $D/expired.key\n"
+				      "        - cert: $D/future.crt\n"
+				      "          key: $D/future.key\n"
+				      "        - cert: $D/b.crt\n"
+				      "          key: $D/none.key\n" MIN_POOLS MIN_ROUTES);
+	const char *want[6];
+	char w[6][1024];
+
+	snprintf(w[0], sizeof(w[0]), "%s",
+		 with_certs2("t.yaml:9:16: listeners[0].tls.certificates[1].key: key does not "
+			     "match certificate $D/a.crt"));
+	snprintf(w[1], sizeof(w[1]), "%s",
+		 with_certs2("t.yaml:10:17: listeners[0].tls.certificates[2].cert: cannot read "
+			     "$D/none.crt: No such file or directory"));
+	snprintf(w[2], sizeof(w[2]), "%s",
+		 with_certs2("t.yaml:12:17: listeners[0].tls.certificates[3].cert: certificate "
+			     "$D/expired.crt expired on 2020-01-02 00:00:00 UTC"));
+	snprintf(w[3], sizeof(w[3]), "%s",
+		 with_certs2("t.yaml:14:17: listeners[0].tls.certificates[4].cert: certificate "
+			     "$D/future.crt is not yet valid (from 2099-01-01 00:00:00 UTC)"));
+	snprintf(w[4], sizeof(w[4]), "%s",
+		 with_certs2("t.yaml:17:16: listeners[0].tls.certificates[5].key: cannot read "
+			     "$D/none.key: No such file or directory"));
+	for (size_t i = 0; i < 5; i++)
+		want[i] = w[i];
+	expect_errors(yaml, want, 5);
+
+	/* file errors are reported beside the other errors of the file */
+	yaml = with_certs("listeners:\n"
+			  "  - name: web\n"
+			  "    listen: 127.0.0.1:0\n"
+			  "    tls:\n"
+			  "      certificates:\n"
+			  "        - cert: $D/junk.pem\n"
+			  "          key: $D/a.key\n"
+			  "pools:\n"
+			  "  - name: p\n"
+			  "    servers: [{address: 127.0.0.1:9001}]\n"
+			  "    tls:\n"
+			  "      ca: $D/none.pem\n"
+			  "routes: [{ name: r, pool: nope }]\n");
+	snprintf(w[0], sizeof(w[0]), "%s",
+		 with_certs2("t.yaml:12:11: pools[0].tls.ca: cannot read $D/none.pem: No such "
+			     "file or directory"));
+	snprintf(w[1], sizeof(w[1]), "t.yaml:13:27: routes[0].pool: pool \"nope\" is not defined");
+	snprintf(w[2], sizeof(w[2]), "%s",
+		 with_certs2("t.yaml:6:17: listeners[0].tls.certificates[0].cert: no PEM "
+			     "certificate in $D/junk.pem (no start line)"));
+	for (size_t i = 0; i < 3; i++)
+		want[i] = w[i];
+	expect_errors(yaml, want, 3);
+}
+
+Test(config, error_tls_keys)
+{
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    tls: {}\n" MIN_POOLS
+			      MIN_ROUTES,
+		      "t.yaml:4:10: listeners[0].tls: missing required key \"certificates\"");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		      "    tls: { certificates: [] }\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:4:26: listeners[0].tls.certificates: at least one certificate is "
+		      "needed");
+	EXPECT_ERRORS(
+		"listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		"    tls:\n      certificates:\n        - { cert: /x.crt }\n" MIN_POOLS MIN_ROUTES,
+		"t.yaml:6:11: listeners[0].tls.certificates[0]: missing required key "
+		"\"key\"");
+	EXPECT_ERRORS("listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+		      "    tls:\n      certificates:\n        - { cert: /x.crt, key: \"\" }\n"
+		      "      min_version: 1.1\n" MIN_POOLS MIN_ROUTES,
+		      "t.yaml:6:32: listeners[0].tls.certificates[0].key: must not be empty",
+		      "t.yaml:7:20: listeners[0].tls.min_version: unknown value \"1.1\" "
+		      "(expected one of 1.2, 1.3)");
+	EXPECT_ERRORS(MIN_LISTENERS "pools:\n  - name: p\n    servers: [{address: 127.0.0.1:1}]\n"
+				    "    tls: { server_name: \"bad name\", verify: false }\n"
+				    "  - name: q\n    servers: [{address: 127.0.0.1:2}]\n"
+				    "    tls: { server_name: \"*.example.com\" }\n"
+				    "  - name: r\n    servers: [{address: 127.0.0.1:3}]\n"
+				    "    tls: { ca: 5 }\n" MIN_ROUTES,
+		      "t.yaml:7:25: pools[0].tls.server_name: bad server name \"bad name\" (a "
+		      "host name or an IP address)",
+		      "t.yaml:7:37: unknown key \"verify\" in pools[0].tls (known keys: ca, "
+		      "server_name)",
+		      "t.yaml:10:25: pools[1].tls.server_name: bad server name \"*.example.com\" "
+		      "(a host name or an IP address)",
+		      "t.yaml:13:16: pools[2].tls.ca: cannot read 5: No such file or directory");
 }
 
 Test(config, collects_all_errors)
@@ -1691,6 +1894,12 @@ Test(config, reference_table)
 	cr_assert_not_null(strstr(buf, "| `routes[].split[].weight` | integer 0..10000 |  | "));
 	cr_assert_not_null(strstr(buf, "| `routes[].rate_limit` | mapping |  | token buckets for "
 				       "this route (then 429), one per key; absent = no limit |"));
+	cr_assert_not_null(strstr(buf,
+				  "| `listeners[].tls.min_version` | one of 1.2, 1.3 | `1.2` | "
+				  "oldest TLS version accepted |"));
+	cr_assert_not_null(strstr(buf, "| `pools[].tls.ca` | string | system store | "));
+	cr_assert_null(strstr(buf, "| `listeners[].tls` | mapping |  | present = HTTPS on this "
+				   "listener (not supported yet)"));
 	cr_assert_null(strstr(buf,
 			      "`global.workers` | integer 1..256 or `auto` | `auto` | event-loop "
 			      "threads; auto = one per online CPU (not supported yet)"));
