@@ -570,29 +570,6 @@ static bool may_change(const struct veer_admin *a, struct evhttp_request *req)
 	return true;
 }
 
-/* The request body as a JSON object, or NULL after answering 400. */
-static json_t *body_object(struct evhttp_request *req)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *data = len != 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-	json_error_t e;
-	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
-
-	if (j == NULL) {
-		reply_json(req, 400,
-			   json_pack("{s:s+, s:i, s:i}", "error", "bad JSON: ", e.text, "line", e.line,
-				     "column", e.column));
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		reply_error(req, 400, "the body must be a JSON object");
-		return NULL;
-	}
-	return j;
-}
-
 /* After the overrides changed: publish a new generation.  On failure the
  * overrides go back to BACKUP and 500 is answered.  BACKUP is consumed. */
 static bool publish(struct veer_admin *a, struct evhttp_request *req,
@@ -617,13 +594,6 @@ static bool publish(struct veer_admin *a, struct evhttp_request *req,
 				       "errors", errors_json(&errs)));
 	veer_errors_free(&errs);
 	return false;
-}
-
-/* A rejected override: 400 with the message(s) from the overrides. */
-static void reply_rejected(struct evhttp_request *req, struct veer_errors *errs)
-{
-	reply_json(req, 400, json_pack("{s:s}", "error", errs->n ? errs->lines[0] : "rejected"));
-	veer_errors_free(errs);
 }
 
 /* ---- endpoints ---------------------------------------------------------- */
@@ -663,83 +633,78 @@ static void metrics_cb(struct evhttp_request *req, struct veer_admin *a)
 	evbuffer_free(out);
 }
 
-static void put_split(struct evhttp_request *req, struct veer_admin *a, const char *route)
+/* ---- PUT bodies: parse and check, then record the override ------------- */
+
+static int refuse(struct veer_admin_change *out, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct veer_admin_change *out, int status, const char *fmt, ...)
 {
-	struct veer_process *proc = a->proc;
+	va_list ap;
+
+	out->status = status;
+	va_start(ap, fmt);
+	vsnprintf(out->text, sizeof(out->text), fmt, ap);
+	va_end(ap);
+	return VEER_ERR;
+}
+
+/* The overrides' own refusal (ERRS is consumed). */
+static int refuse_errs(struct veer_admin_change *out, struct veer_errors *errs)
+{
+	refuse(out, 400, "%s", errs->n ? errs->lines[0] : "rejected");
+	veer_errors_free(errs);
+	return VEER_ERR;
+}
+
+/* {"pool": weight, ...} for route NAME. */
+static int parse_split(json_t *body, const char *route, const struct veer_config *file_cfg,
+		       struct veer_overrides *o, struct veer_admin_change *out)
+{
 	const char *pools[VEER_ROUTE_POOLS_MAX];
 	uint32_t weights[VEER_ROUTE_POOLS_MAX];
 	struct veer_errors errs = { 0 };
-	struct veer_overrides *backup;
-	char what[1024];
-	size_t n = 0, o;
+	size_t n = 0, w;
 	const char *key;
-	json_t *body, *v;
+	json_t *v;
 
-	if (veer_config_route(proc->file_config, route) == NULL) {
-		reply_error(req, 404, "unknown route \"%s\"", route);
-		return;
-	}
-	if ((body = body_object(req)) == NULL)
-		return;
-	o = (size_t)snprintf(what, sizeof(what), "route %s split", route);
 	json_object_foreach(body, key, v) {
-		if (n == VEER_ROUTE_POOLS_MAX) {
-			reply_error(req, 400, "too many pools (at most %d)", VEER_ROUTE_POOLS_MAX);
-			goto out;
-		}
+		if (n == VEER_ROUTE_POOLS_MAX)
+			return refuse(out, 400, "too many pools (at most %d)", VEER_ROUTE_POOLS_MAX);
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		    json_integer_value(v) > 10000) {
-			reply_error(req, 400, "weight of pool \"%s\" must be an integer 0..10000",
-				    key);
-			goto out;
-		}
+		    json_integer_value(v) > 10000)
+			return refuse(out, 400, "weight of pool \"%s\" must be an integer 0..10000",
+				      key);
 		pools[n] = key;
 		weights[n] = (uint32_t)json_integer_value(v);
-		if (o < sizeof(what))
-			o += (size_t)snprintf(what + o, sizeof(what) - o, " %s=%u", key, weights[n]);
 		n++;
 	}
-	backup = veer_overrides_copy(proc->overrides);
-	if (veer_override_split(proc->overrides, proc->file_config, route, pools, weights, n,
-				&errs) != VEER_OK) {
-		veer_overrides_free(backup);
-		reply_rejected(req, &errs);
-		goto out;
-	}
-	if (publish(a, req, backup, what))
-		reply_json(req, 200, route_json(a, veer_config_route(proc->config, route)));
-out:
-	json_decref(body);
+	if (veer_override_split(o, file_cfg, route, pools, weights, n, &errs) != VEER_OK)
+		return refuse_errs(out, &errs);
+	w = (size_t)snprintf(out->text, sizeof(out->text), "route %s split", route);
+	for (size_t i = 0; i < n && w < sizeof(out->text); i++)
+		w += (size_t)snprintf(out->text + w, sizeof(out->text) - w, " %s=%u", pools[i],
+				      weights[i]);
+	return VEER_OK;
 }
 
-static void put_blue_green(struct evhttp_request *req, struct veer_admin *a, const char *route)
+/* {"active": "blue"|"green"|POOL} for route R. */
+static int parse_blue_green(json_t *body, const struct veer_route_conf *r,
+			    const struct veer_config *file_cfg, struct veer_overrides *o,
+			    struct veer_admin_change *out)
 {
-	struct veer_process *proc = a->proc;
-	const struct veer_route_conf *r = veer_config_route(proc->file_config, route);
 	struct veer_errors errs = { 0 };
-	struct veer_overrides *backup;
 	const char *key, *active = NULL;
-	char what[512];
-	json_t *body, *v;
+	json_t *v;
 	bool green;
 
-	if (r == NULL) {
-		reply_error(req, 404, "unknown route \"%s\"", route);
-		return;
-	}
-	if ((body = body_object(req)) == NULL)
-		return;
 	json_object_foreach(body, key, v) {
-		if (strcmp(key, "active") != 0) {
-			reply_error(req, 400, "unknown key \"%s\" (expected \"active\")", key);
-			goto out;
-		}
+		if (strcmp(key, "active") != 0)
+			return refuse(out, 400, "unknown key \"%s\" (expected \"active\")", key);
 		active = json_string_value(v);
 	}
-	if (active == NULL) {
-		reply_error(req, 400, "expected {\"active\": \"blue\" or \"green\"}");
-		goto out;
-	}
+	if (active == NULL)
+		return refuse(out, 400, "expected {\"active\": \"blue\" or \"green\"}");
 	if (r->action != VEER_ACTION_BLUE_GREEN) {
 		/* The overrides say why. */
 		green = false;
@@ -748,89 +713,131 @@ static void put_blue_green(struct evhttp_request *req, struct veer_admin *a, con
 	} else if (strcmp(active, "blue") == 0 || strcmp(active, r->blue->name) == 0) {
 		green = false;
 	} else {
-		reply_error(req, 400, "active: \"%s\" is neither blue (%s) nor green (%s)", active,
-			    r->blue->name, r->green->name);
-		goto out;
+		return refuse(out, 400, "active: \"%s\" is neither blue (%s) nor green (%s)", active,
+			      r->blue->name, r->green->name);
 	}
-	backup = veer_overrides_copy(proc->overrides);
-	if (veer_override_blue_green(proc->overrides, proc->file_config, route, green, &errs) !=
-	    VEER_OK) {
-		veer_overrides_free(backup);
-		reply_rejected(req, &errs);
-		goto out;
-	}
-	snprintf(what, sizeof(what), "route %s blue_green active %s", route,
+	if (veer_override_blue_green(o, file_cfg, r->name, green, &errs) != VEER_OK)
+		return refuse_errs(out, &errs);
+	snprintf(out->text, sizeof(out->text), "route %s blue_green active %s", r->name,
 		 green ? "green" : "blue");
-	if (publish(a, req, backup, what))
-		reply_json(req, 200, route_json(a, veer_config_route(proc->config, route)));
-out:
-	json_decref(body);
+	return VEER_OK;
 }
 
-static void put_server(struct evhttp_request *req, struct veer_admin *a, const char *pool,
-		       const char *address)
+/* {"weight": N} and/or {"drain": bool} for server S of pool P. */
+static int parse_server(json_t *body, const struct veer_pool_conf *p,
+			const struct veer_server_conf *s, const struct veer_config *file_cfg,
+			struct veer_overrides *o, struct veer_admin_change *out)
 {
-	struct veer_process *proc = a->proc;
-	const struct veer_pool_conf *p = veer_config_pool(proc->file_config, pool);
-	const struct veer_server_conf *s = NULL;
 	struct veer_errors errs = { 0 };
-	struct veer_overrides *backup;
 	int weight = -1, drain = -1;
-	char what[512];
-	size_t o;
 	const char *key;
-	json_t *body, *v;
+	json_t *v;
+	size_t w;
 
-	if (p == NULL) {
-		reply_error(req, 404, "unknown pool \"%s\"", pool);
-		return;
-	}
-	for (size_t i = 0; i < p->nservers && s == NULL; i++)
-		if (strcmp(p->servers[i].address, address) == 0 ||
-		    strcmp(p->servers[i].addr.text, address) == 0)
-			s = &p->servers[i];
-	if (s == NULL) {
-		reply_error(req, 404, "pool \"%s\" has no server \"%s\"", pool, address);
-		return;
-	}
-	if ((body = body_object(req)) == NULL)
-		return;
 	json_object_foreach(body, key, v) {
 		if (strcmp(key, "weight") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > 1000) {
-				reply_error(req, 400, "weight must be an integer 0..1000");
-				goto out;
-			}
+			    json_integer_value(v) > 1000)
+				return refuse(out, 400, "weight must be an integer 0..1000");
 			weight = (int)json_integer_value(v);
 		} else if (strcmp(key, "drain") == 0) {
-			if (!json_is_boolean(v)) {
-				reply_error(req, 400, "drain must be true or false");
-				goto out;
-			}
+			if (!json_is_boolean(v))
+				return refuse(out, 400, "drain must be true or false");
 			drain = json_is_true(v) ? 1 : 0;
 		} else {
-			reply_error(req, 400, "unknown key \"%s\" (expected \"weight\" or \"drain\")",
-				    key);
-			goto out;
+			return refuse(out, 400,
+				      "unknown key \"%s\" (expected \"weight\" or \"drain\")", key);
 		}
 	}
-	backup = veer_overrides_copy(proc->overrides);
-	if (veer_override_server(proc->overrides, proc->file_config, pool, s->address, weight,
-				 drain, &errs) != VEER_OK) {
-		veer_overrides_free(backup);
-		reply_rejected(req, &errs);
-		goto out;
+	if (veer_override_server(o, file_cfg, p->name, s->address, weight, drain, &errs) !=
+	    VEER_OK)
+		return refuse_errs(out, &errs);
+	w = (size_t)snprintf(out->text, sizeof(out->text), "pool %s server %s", p->name,
+			     s->address);
+	if (weight >= 0 && w < sizeof(out->text))
+		w += (size_t)snprintf(out->text + w, sizeof(out->text) - w, " weight %d", weight);
+	if (drain >= 0 && w < sizeof(out->text))
+		snprintf(out->text + w, sizeof(out->text) - w, drain ? " drain" : " undrain");
+	return VEER_OK;
+}
+
+int veer_admin_parse_body(const char *kind, const char *name, const char *address,
+			  const char *body, size_t len, const struct veer_config *file_cfg,
+			  struct veer_overrides *o, struct veer_admin_change *out)
+{
+	const struct veer_route_conf *r = NULL;
+	const struct veer_pool_conf *p = NULL;
+	const struct veer_server_conf *s = NULL;
+	json_error_t e;
+	json_t *j = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(kind, "split") == 0 || strcmp(kind, "blue_green") == 0) {
+		if ((r = veer_config_route(file_cfg, name)) == NULL)
+			return refuse(out, 404, "unknown route \"%s\"", name);
+	} else if (strcmp(kind, "server") == 0 && address != NULL) {
+		if ((p = veer_config_pool(file_cfg, name)) == NULL)
+			return refuse(out, 404, "unknown pool \"%s\"", name);
+		for (size_t i = 0; i < p->nservers && s == NULL; i++)
+			if (strcmp(p->servers[i].address, address) == 0 ||
+			    strcmp(p->servers[i].addr.text, address) == 0)
+				s = &p->servers[i];
+		if (s == NULL)
+			return refuse(out, 404, "pool \"%s\" has no server \"%s\"", name, address);
+	} else {
+		return refuse(out, 404, "no such setting \"%s\"", kind);
 	}
-	o = (size_t)snprintf(what, sizeof(what), "pool %s server %s", pool, s->address);
-	if (weight >= 0 && o < sizeof(what))
-		o += (size_t)snprintf(what + o, sizeof(what) - o, " weight %d", weight);
-	if (drain >= 0 && o < sizeof(what))
-		snprintf(what + o, sizeof(what) - o, drain ? " drain" : " undrain");
-	if (publish(a, req, backup, what))
-		reply_json(req, 200, pool_json(a, veer_config_pool(proc->config, pool)));
-out:
-	json_decref(body);
+	j = json_loadb(len != 0 ? body : "", len, JSON_REJECT_DUPLICATES, &e);
+	if (j == NULL) {
+		out->bad_json = true;
+		out->line = e.line;
+		out->column = e.column;
+		return refuse(out, 400, "bad JSON: %s", e.text);
+	}
+	if (!json_is_object(j))
+		rc = refuse(out, 400, "the body must be a JSON object");
+	else if (p != NULL)
+		rc = parse_server(j, p, s, file_cfg, o, out);
+	else if (strcmp(kind, "split") == 0)
+		rc = parse_split(j, name, file_cfg, o, out);
+	else
+		rc = parse_blue_green(j, r, file_cfg, o, out);
+	json_decref(j);
+	if (rc == VEER_OK)
+		out->status = 200;
+	return rc;
+}
+
+/* PUT of KIND (see veer_admin_parse_body) on NAME (and ADDRESS): record
+ * the override, publish, answer with the route or pool as it now is. */
+static void put_override(struct evhttp_request *req, struct veer_admin *a, const char *kind,
+			 const char *name, const char *address)
+{
+	struct veer_process *proc = a->proc;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len != 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	struct veer_overrides *backup = veer_overrides_copy(proc->overrides);
+	struct veer_admin_change ch;
+
+	if (veer_admin_parse_body(kind, name, address, body, len, proc->file_config,
+				  proc->overrides, &ch) != VEER_OK) {
+		veer_overrides_free(backup);
+		if (ch.bad_json)
+			reply_json(req, ch.status,
+				   json_pack("{s:s, s:i, s:i}", "error", ch.text, "line", ch.line,
+					     "column", ch.column));
+		else
+			reply_error(req, ch.status, "%s", ch.text);
+		return;
+	}
+	if (!publish(a, req, backup, ch.text))
+		return;
+	if (address != NULL)
+		reply_json(req, 200, pool_json(a, veer_config_pool(proc->config, name)));
+	else
+		reply_json(req, 200, route_json(a, veer_config_route(proc->config, name)));
 }
 
 static void post_reload(struct evhttp_request *req, struct veer_admin *a)
@@ -939,9 +946,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		else if (!may_change(a, req))
 			;
 		else if (is(seg, 4, "split"))
-			put_split(req, a, seg[3]);
+			put_override(req, a, "split", seg[3], NULL);
 		else
-			put_blue_green(req, a, seg[3]);
+			put_override(req, a, "blue_green", seg[3], NULL);
 	} else if (api && n == 4 && is(seg, 2, "pools")) {
 		const struct veer_pool_conf *p = veer_config_pool(a->proc->config, seg[3]);
 		if (!is_get(req))
@@ -954,7 +961,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		if (m != EVHTTP_REQ_PUT)
 			reply_405(req, "PUT");
 		else if (may_change(a, req))
-			put_server(req, a, seg[3], seg[5]);
+			put_override(req, a, "server", seg[3], seg[5]);
 	} else {
 		reply_error(req, 404, "no such endpoint: %s", path);
 	}

@@ -69,8 +69,10 @@ void veer_hex64(char out[16], uint64_t v)
 	static const char digits[] = "0123456789abcdef";
 	int i;
 
-	for (i = 15; i >= 0; i--) {
-		out[i] = digits[v & 0xf];
-		v >>= 4;
+	/* Two digits per byte. */
+	for (i = 14; i >= 0; i -= 2) {
+		out[i] = digits[(v >> 4) & 0xf];
+		out[i + 1] = digits[v & 0xf];
+		v >>= 8;
 	}
 }

@@ -241,9 +241,8 @@ size_t veer_cfg_header_map(struct veer_cfg_walk *w, const yaml_node_t *node, con
 	return cnt;
 }
 
-/* Report the libyaml parser error of PS (parsing DATA, LEN bytes). */
-static void syntax_error(struct veer_cfg_walk *w, const yaml_parser_t *ps, const char *data,
-			 size_t len)
+void veer_cfg_syntax_error(struct veer_cfg_walk *w, const yaml_parser_t *ps, const char *data,
+			   size_t len)
 {
 	yaml_mark_t m = ps->problem_mark;
 	const char *problem = ps->problem != NULL ? ps->problem : "unknown error";
@@ -297,7 +296,7 @@ struct veer_config *veer_config_load_mem(const char *name, const char *data, siz
 	parser_ok = true;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		syntax_error(&w, &parser, data, len);
+		veer_cfg_syntax_error(&w, &parser, data, len);
 		goto out;
 	}
 	doc_ok = true;
@@ -305,7 +304,7 @@ struct veer_config *veer_config_load_mem(const char *name, const char *data, siz
 	root = yaml_document_get_root_node(&doc);
 	if (root != NULL) {
 		if (!yaml_parser_load(&parser, &extra)) {
-			syntax_error(&w, &parser, data, len);
+			veer_cfg_syntax_error(&w, &parser, data, len);
 			goto out;
 		}
 		extra_ok = true;
@@ -395,6 +394,11 @@ static void pool_fini(struct veer_pool_conf *p)
 	for (size_t i = 0; i < p->nservers; i++)
 		free(p->servers[i].address);
 	free(p->servers);
+	for (size_t i = 0; i < p->discovery.ndns_resolvers; i++)
+		free(p->discovery.dns_resolvers[i]);
+	free(p->discovery.dns_resolvers);
+	free(p->discovery.dns_name);
+	free(p->discovery.file);
 	free(p->rate_limit.key_header);
 	free(p->health.path);
 	free(p->hash_key);
@@ -771,4 +775,35 @@ out:
 int veer_parse_addr(const char *s, struct veer_addr *out, bool resolve_names)
 {
 	return veer_parse_addr_why(s, out, resolve_names, NULL, 0);
+}
+
+int veer_parse_resolver(const char *s, struct veer_addr *out, char *why, size_t whylen)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned char ip[16];
+	struct veer_addr a;
+	int rc;
+
+	if (s[0] == '*') {
+		why_set(why, whylen, "a resolver needs an address, not *");
+		return VEER_ERR;
+	}
+	/* A bare address gets the DNS port (RFC 1035 section 4.2). */
+	if (inet_pton(AF_INET, s, ip) == 1) {
+		snprintf(buf, sizeof(buf), "%s:53", s);
+		s = buf;
+	} else if (strlen(s) < INET6_ADDRSTRLEN && inet_pton(AF_INET6, s, ip) == 1) {
+		snprintf(buf, sizeof(buf), "[%s]:53", s);
+		s = buf;
+	}
+	rc = veer_parse_addr_why(s, &a, false, why, whylen);
+	if (rc == VEER_OK && (a.ss.ss_family == AF_INET ?
+				      ((struct sockaddr_in *)&a.ss)->sin_port :
+				      ((struct sockaddr_in6 *)&a.ss)->sin6_port) == 0) {
+		why_set(why, whylen, "port 0");
+		return VEER_ERR;
+	}
+	if (rc == VEER_OK)
+		*out = a;
+	return rc;
 }

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -342,6 +343,60 @@ static void finish_resilience(struct veer_cfg_walk *w, struct veer_pool_conf *p,
 	default_burst(&p->rate_limit);
 }
 
+/* pools[I] (mapping M) with discovery: one source (dns or file); port
+ * exactly with types A and AAAA; a relative file path made relative to the
+ * config file's directory (veer usually runs with / as its directory). */
+static void finish_discovery(struct veer_cfg_walk *w, struct veer_pool_conf *p, size_t i,
+			     const yaml_node_t *m)
+{
+	yaml_node_t *dk = NULL, *dn = map_get(w, m, "discovery", &dk);
+	yaml_node_t *nk = NULL, *fk = NULL, *pk = NULL, *dns, *tn;
+	struct veer_discovery_conf *d = &p->discovery;
+	const char *type, *slash;
+
+	if (!d->enabled || dn == NULL || dn->type != YAML_MAPPING_NODE) {
+		if (d->enabled && dk != NULL && veer_cfg_is_null(dn))
+			veer_cfg_error(w, &dk->start_mark,
+				       "pools[%zu].discovery: needs dns or file", i);
+		return;
+	}
+	dns = map_get(w, dn, "dns", &nk);
+	map_get(w, dn, "file", &fk);
+	if (nk != NULL && fk != NULL) {
+		const yaml_node_t *second = nk->start_mark.index > fk->start_mark.index ? nk : fk;
+		veer_cfg_error(w, &second->start_mark,
+			       "pools[%zu].discovery: give dns or file, not both", i);
+	} else if (nk == NULL && fk == NULL) {
+		veer_cfg_error(w, &dk->start_mark, "pools[%zu].discovery: needs dns or file", i);
+	}
+	if (d->dns && dns != NULL && dns->type == YAML_MAPPING_NODE) {
+		tn = map_get(w, dns, "type", NULL);
+		map_get(w, dns, "port", &pk);
+		type = tn != NULL ? text_of(tn) : "SRV";
+		if (type != NULL && veer_cfg_choice_index("pools[].discovery.dns.type", type) >= 0) {
+			if (d->dns_type != VEER_DNS_SRV && pk == NULL)
+				veer_cfg_error(w, &(tn != NULL ? tn : dns)->start_mark,
+					       "pools[%zu].discovery.dns.port: type %s needs port "
+					       "(the records carry addresses only)",
+					       i, type);
+			else if (d->dns_type == VEER_DNS_SRV && pk != NULL)
+				veer_cfg_error(w, &pk->start_mark,
+					       "pools[%zu].discovery.dns.port: only for types A and "
+					       "AAAA (SRV records carry the port)",
+					       i);
+		}
+	}
+	if (d->file != NULL && d->file[0] != '/' && (slash = strrchr(w->name, '/')) != NULL) {
+		char *full = NULL;
+		size_t dl = (size_t)(slash - w->name) + 1;
+		full = veer_xmalloc(dl + strlen(d->file) + 1);
+		memcpy(full, w->name, dl);
+		strcpy(full + dl, d->file);
+		free(d->file);
+		d->file = full;
+	}
+}
+
 static void finish_pools(struct veer_cfg_walk *w, const yaml_node_t *root)
 {
 	struct veer_config *c = w->cfg;
@@ -357,10 +412,12 @@ static void finish_pools(struct veer_cfg_walk *w, const yaml_node_t *root)
 		if (m == NULL)
 			continue;
 		sv = map_get(w, m, "servers", NULL);
-		if (p->nservers == 0 && sv == NULL)
+		finish_discovery(w, p, i, m);
+		/* With discovery, servers may be empty: discovery brings them. */
+		if (!p->discovery.enabled && p->nservers == 0 && sv == NULL)
 			veer_cfg_error(w, &m->start_mark, "pools[%zu]: pool \"%s\" has no servers",
 				       i, label);
-		else if (p->nservers == 0 &&
+		else if (!p->discovery.enabled && p->nservers == 0 &&
 			 (veer_cfg_is_null(sv) || sv->type == YAML_SEQUENCE_NODE))
 			veer_cfg_error(w, &sv->start_mark,
 				       "pools[%zu].servers: pool \"%s\" has no servers", i, label);

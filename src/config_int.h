@@ -31,6 +31,11 @@ struct veer_cfg_walk {
 void veer_cfg_error(struct veer_cfg_walk *w, const yaml_mark_t *m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Report the libyaml parser error of PS (which was parsing DATA, LEN
+ * bytes) through veer_cfg_error(), at its line and column. */
+void veer_cfg_syntax_error(struct veer_cfg_walk *w, const yaml_parser_t *ps, const char *data,
+			   size_t len);
+
 /* S (LEN bytes) in double quotes for a message, control characters, quotes
  * and backslashes escaped, clipped to fit BUF (N bytes, at least 16);
  * returns BUF. */

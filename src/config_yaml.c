@@ -798,6 +798,59 @@ static int set_server_name(struct veer_cfg_walk *w, const struct key *k, const s
 	return VEER_OK;
 }
 
+/* pools[].discovery.dns.name: a DNS name, labels of letters, digits, "-"
+ * and "_" (SRV names start with "_service._proto"), 1..63 bytes each, at
+ * most 253 in all; one trailing dot allowed. */
+static int set_dns_name(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			void *base)
+{
+	size_t len = v->len, label = 0;
+	bool ok;
+	char q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (len > 1 && v->text[len - 1] == '.')
+		len--;
+	ok = len <= 253 && v->text[0] != '.';
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = v->text[i];
+		if (c == '.') {
+			ok = label > 0;
+			label = 0;
+			continue;
+		}
+		ok = ++label <= 63 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				       (c >= '0' && c <= '9') || c == '-' || c == '_');
+	}
+	if (!ok || label == 0) {
+		veer_cfg_error(w, v->mark,
+			       "%s: bad DNS name %s (labels of letters, digits, \"-\" and \"_\", "
+			       "separated by dots)",
+			       v->cpath, Q(q, v));
+		return VEER_ERR;
+	}
+	store_str(k, base, v->text, v->len);
+	return VEER_OK;
+}
+
+/* pools[].discovery.dns.resolvers[]: IP:PORT, [IPv6]:PORT or a bare IP. */
+static int set_resolver(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
+			void *base)
+{
+	struct veer_addr a;
+	char why[160], q[QBUF];
+
+	if (check_text(w, k, v) != VEER_OK)
+		return VEER_ERR;
+	if (veer_parse_resolver(v->text, &a, why, sizeof(why)) != VEER_OK) {
+		veer_cfg_error(w, v->mark, "%s: bad resolver %s: %s", v->cpath, Q(q, v), why);
+		return VEER_ERR;
+	}
+	store_str(k, base, v->text, v->len);
+	return VEER_OK;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define YES true
@@ -931,20 +984,30 @@ static const struct key keys[] = {
 	  POOL(tls.server_name), .set = set_server_name,
 	  .doc = "name sent as SNI and checked against the servers' certificates; an IP "
 		 "address (also an address's host) is checked and not sent"),
-	K("pools[].discovery", T_MAP, NOT_YET,
-	  .doc = "endpoints found at runtime, instead of or beside servers"),
-	K("pools[].discovery.dns", T_MAP, YES, .doc = "DNS discovery"),
-	K("pools[].discovery.dns.name", T_STRING, YES, .flags = F_REQ, .doc = "name to resolve"),
+	K("pools[].discovery", T_MAP, YES, .flags = F_SECTION, POOL(discovery.enabled),
+	  .doc = "endpoints found at runtime, added to servers (which may then be empty or "
+		 "absent); one of dns or file. A failed lookup, an empty answer or a broken file "
+		 "keeps the last good set"),
+	K("pools[].discovery.dns", T_MAP, YES, .flags = F_SECTION, POOL(discovery.dns),
+	  .doc = "DNS discovery, re-resolved in the background"),
+	K("pools[].discovery.dns.name", T_STRING, YES, .flags = F_REQ, POOL(discovery.dns_name),
+	  .set = set_dns_name, .doc = "name to resolve (_http._tcp.api.service.consul)"),
 	K("pools[].discovery.dns.type", T_ENUM, YES, .choices = "SRV|A|AAAA", .def = "SRV",
-	  .doc = "SRV gives port and weight; A and AAAA need port"),
-	K("pools[].discovery.dns.port", T_INT, YES, RANGE(1, 65535),
-	  .doc = "server port for A and AAAA answers"),
+	  POOL(discovery.dns_type),
+	  .doc = "SRV gives port and weight (lowest priority only); A and AAAA need port"),
+	K("pools[].discovery.dns.port", T_INT, YES, RANGE(1, 65535), POOL(discovery.dns_port),
+	  .doc = "server port for A and AAAA answers (required there)"),
 	K("pools[].discovery.dns.resolvers", T_STRLIST, YES, .flags = F_DOCDEF,
-	  .def = "system resolvers", .doc = "DNS servers, host:port"),
+	  .def = "the nameservers of /etc/resolv.conf",
+	  LIST(struct veer_pool_conf, discovery.dns_resolvers, discovery.ndns_resolvers, char *),
+	  .set = set_resolver, .doc = "DNS servers, IP:PORT (or IP for port 53)"),
 	K("pools[].discovery.dns.refresh", T_DURATION, YES, RANGE(SEC, DAY), .def = "5s",
-	  .doc = "re-resolve interval"),
-	K("pools[].discovery.file", T_STRING, YES,
-	  .doc = "YAML list of {address, weight}, re-read when it changes"),
+	  POOL(discovery.dns_refresh),
+	  .doc = "re-resolve interval; sooner when the records' TTL is shorter (at least 1s "
+		 "apart)"),
+	K("pools[].discovery.file", T_STRING, YES, POOL(discovery.file),
+	  .doc = "YAML list of {address, weight}, checked every second and re-read when it "
+		 "changes (atomic rename works); a relative path is relative to the config file"),
 	K("pools[].keepalive", T_MAP, YES, .doc = "upstream connection reuse"),
 	K("pools[].keepalive.max_idle", T_INT, YES, RANGE(0, 100000), .def = "64",
 	  POOL(keepalive_max_idle), .doc = "idle upstream connections kept; 0 = no reuse"),

@@ -4,6 +4,7 @@
 #include "veer/config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -109,20 +110,55 @@ static bool list_has(const char *v, size_t len, const char *token)
 
 /* tchar of RFC 9110 §5.6.2: what a field name may hold.  llhttp 8.1
  * lets a space through. */
+static const uint8_t tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static bool is_token(const char *s, size_t n)
 {
-	static const char extra[] = "!#$%&'*+-.^_`|~";
 	size_t i;
 
 	if (n == 0)
 		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch != 0 && strchr(extra, ch) != NULL)))
+	for (i = 0; i < n; i++)
+		if (!tchar[(unsigned char)s[i]])
 			return false;
-	}
 	return true;
+}
+
+/* Does a Connection value name a header other than the usual options
+ * (close, keep-alive, upgrade)?  Only then must every header be checked
+ * against it (RFC 9110 §7.6.1). */
+static bool names_other_headers(const char *v, size_t len)
+{
+	size_t i = 0, start, end;
+
+	while (i < len) {
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < len && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end > start && !veer_token_eq(v + start, end - start, "close") &&
+		    !veer_token_eq(v + start, end - start, "keep-alive") &&
+		    !veer_token_eq(v + start, end - start, "upgrade"))
+			return true;
+	}
+	return false;
 }
 
 /* A name that some servers would read as Content-Length or
@@ -166,8 +202,8 @@ static int on_header_value_complete(llhttp_t *p)
 	/* obs-fold (a line starting with SP or HTAB continuing a value) is
 	 * rejected, never unfolded (RFC 9112 §5.2): llhttp passes it on as
 	 * part of the value, so a CR or LF inside the value means one. */
-	if (memchr(val, '\n', h->value.len) != NULL || memchr(val, '\r', h->value.len) != NULL)
-		return -1;
+	if (memchr(val, '\n', h->value.len) != NULL)
+		return -1; /* (a bare CR anywhere in a head is refused by head_is_clean) */
 	if (!is_token(name, h->name.len))
 		return -1;
 
@@ -193,8 +229,11 @@ static int on_header_value_complete(llhttp_t *p)
 		}
 		break;
 	case 10:
-		if (veer_token_eq(name, 10, "connection"))
+		if (veer_token_eq(name, 10, "connection")) {
 			m->flags |= VEER_H_CONNECTION;
+			if (names_other_headers(val, h->value.len))
+				m->flags |= VEER_H_CONN_LISTS;
+		}
 		break;
 	case 12:
 		if (veer_token_eq(name, 12, "x-request-id") && h->value.len > 0)
@@ -524,33 +563,57 @@ static bool dropped(const struct veer_msg *m, const struct veer_hdr *h)
 	const char *name = veer_span_ptr(m, h->name);
 
 	return veer_http1_hop_by_hop(name, h->name.len) ||
-	       ((m->flags & VEER_H_CONNECTION) && veer_http1_connection_lists(m, name, h->name.len));
+	       ((m->flags & VEER_H_CONN_LISTS) && veer_http1_connection_lists(m, name, h->name.len));
 }
 
 static bool named(const struct veer_msg *m, const struct veer_hdr *h, const char *lit)
 {
-	return veer_token_eq(veer_span_ptr(m, h->name), h->name.len, lit);
+	/* Most names differ in length: no compare at all for those. */
+	size_t n = strlen(lit);
+
+	return h->name.len == n && strncasecmp(veer_span_ptr(m, h->name), lit, n) == 0;
 }
+
+/* Heads are written into one region reserved in the output buffer, sized
+ * from the head being rewritten: one reservation and plain copies, not an
+ * evbuffer_add per piece. */
+struct obuf {
+	char *p;
+	char *end;
+	bool overflow;
+};
+
+static void ob_add(struct obuf *o, const void *s, size_t n)
+{
+	if (VEER_UNLIKELY((size_t)(o->end - o->p) < n)) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+#define OB_LIT(o, lit) ob_add((o), (lit), sizeof(lit) - 1)
 
 /* Append a C string; no printf on the request path. */
-static void put(struct evbuffer *out, const char *s)
+static void put(struct obuf *out, const char *s)
 {
-	evbuffer_add(out, s, strlen(s));
+	ob_add(out, s, strlen(s));
 }
 
-static void put_line(struct evbuffer *out, const char *name_colon_sp, const char *value)
+static void put_line(struct obuf *out, const char *name_colon_sp, const char *value)
 {
 	put(out, name_colon_sp);
 	put(out, value);
-	evbuffer_add(out, "\r\n", 2);
+	OB_LIT(out, "\r\n");
 }
 
-static void add_hdr(struct evbuffer *out, const struct veer_msg *m, const struct veer_hdr *h)
+static void add_hdr(struct obuf *out, const struct veer_msg *m, const struct veer_hdr *h)
 {
-	evbuffer_add(out, veer_span_ptr(m, h->name), h->name.len);
-	evbuffer_add(out, ": ", 2);
-	evbuffer_add(out, veer_span_ptr(m, h->value), h->value.len);
-	evbuffer_add(out, "\r\n", 2);
+	ob_add(out, veer_span_ptr(m, h->name), h->name.len);
+	OB_LIT(out, ": ");
+	ob_add(out, veer_span_ptr(m, h->value), h->value.len);
+	OB_LIT(out, "\r\n");
 }
 
 /* Offset just past the CRLF that ends header line I. */
@@ -561,7 +624,7 @@ static uint32_t line_end(const struct veer_msg *m, uint32_t i)
 
 /* Copy the header lines of M that KEEP accepts, as runs of consecutive raw
  * lines: most heads go out in one or two copies, not one per header. */
-static void copy_kept(struct evbuffer *out, const struct veer_msg *m,
+static void copy_kept(struct obuf *out, const struct veer_msg *m,
 		      bool (*keep)(const struct veer_msg *, const struct veer_hdr *, void *), void *arg)
 {
 	uint32_t i, run = UINT32_MAX;
@@ -573,12 +636,12 @@ static void copy_kept(struct evbuffer *out, const struct veer_msg *m,
 			continue;
 		}
 		if (run != UINT32_MAX) {
-			evbuffer_add(out, m->base + run, m->hdrs[i].name.off - run);
+			ob_add(out, m->base + run, m->hdrs[i].name.off - run);
 			run = UINT32_MAX;
 		}
 	}
 	if (run != UINT32_MAX)
-		evbuffer_add(out, m->base + run, line_end(m, m->nhdrs - 1) - run);
+		ob_add(out, m->base + run, line_end(m, m->nhdrs - 1) - run);
 }
 
 /* A header the route's request_headers removes or replaces. */
@@ -632,7 +695,7 @@ static bool valid_traceparent(const char *v, size_t n)
 
 /* traceparent for the upstream: the client's trace continues with veer's
  * span as the parent; without a valid one, veer starts a trace. */
-static void write_traceparent(struct evbuffer *out, const struct veer_msg *m,
+static void write_traceparent(struct obuf *out, const struct veer_msg *m,
 			      const struct veer_fwd *fwd)
 {
 	uint32_t i;
@@ -642,19 +705,19 @@ static void write_traceparent(struct evbuffer *out, const struct veer_msg *m,
 		const char *v = veer_span_ptr(m, h->value);
 		if (h->name.len == 11 && named(m, h, "traceparent") &&
 		    valid_traceparent(v, h->value.len)) {
-			evbuffer_add(out, "traceparent: 00-", 16);
-			evbuffer_add(out, v + 3, 33);
-			evbuffer_add(out, fwd->span_id, 16);
-			evbuffer_add(out, v + 52, 3);
-			evbuffer_add(out, "\r\n", 2);
+			ob_add(out, "traceparent: 00-", 16);
+			ob_add(out, v + 3, 33);
+			ob_add(out, fwd->span_id, 16);
+			ob_add(out, v + 52, 3);
+			ob_add(out, "\r\n", 2);
 			return;
 		}
 	}
-	evbuffer_add(out, "traceparent: 00-", 16);
-	evbuffer_add(out, fwd->trace_id, 32);
-	evbuffer_add(out, "-", 1);
-	evbuffer_add(out, fwd->span_id, 16);
-	evbuffer_add(out, "-01\r\n", 5);
+	ob_add(out, "traceparent: 00-", 16);
+	ob_add(out, fwd->trace_id, 32);
+	ob_add(out, "-", 1);
+	ob_add(out, fwd->span_id, 16);
+	ob_add(out, "-01\r\n", 5);
 }
 
 static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
@@ -668,27 +731,25 @@ static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h
 	return true;
 }
 
-size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, llhttp_t *p,
-				const struct veer_fwd *fwd)
+static void request_head(struct obuf *out, const struct veer_msg *m, llhttp_t *p,
+			 const struct veer_fwd *fwd)
 {
-	size_t before = evbuffer_get_length(out);
 	const struct veer_hdr *xff = NULL, *via = NULL;
 	uint32_t i;
 
-	evbuffer_add(out, llhttp_method_name((llhttp_method_t)p->method),
-		     strlen(llhttp_method_name((llhttp_method_t)p->method)));
-	evbuffer_add(out, " ", 1);
-	evbuffer_add(out, veer_span_ptr(m, m->url), m->url.len);
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	put(out, llhttp_method_name((llhttp_method_t)p->method));
+	ob_add(out, " ", 1);
+	ob_add(out, veer_span_ptr(m, m->url), m->url.len);
+	ob_add(out, " HTTP/1.1\r\n", 11);
 	copy_kept(out, m, keep_request_hdr, (void *)fwd);
 	if (fwd->route != NULL) {
 		/* request_headers.set: values were checked for CR/LF/NUL at
 		 * load, so they cannot inject a header. */
 		for (i = 0; i < fwd->route->nset_headers; i++) {
 			put(out, fwd->route->set_headers[i].name);
-			evbuffer_add(out, ": ", 2);
+			ob_add(out, ": ", 2);
 			put(out, fwd->route->set_headers[i].value);
-			evbuffer_add(out, "\r\n", 2);
+			ob_add(out, "\r\n", 2);
 		}
 	}
 	for (i = 0; i < m->nhdrs; i++) {
@@ -702,48 +763,46 @@ size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, 
 		put_line(out, "Host: ", fwd->default_host);
 	/* The body travels with its original framing (RFC 9112 §6.1). */
 	if (m->flags & VEER_H_CHUNKED)
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		ob_add(out, "Transfer-Encoding: chunked\r\n", 28);
 	if (fwd->upgrade) {
-		evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		ob_add(out, "Connection: upgrade\r\n", 21);
 		for (i = 0; i < m->nhdrs; i++)
 			if (named(m, &m->hdrs[i], "upgrade"))
 				add_hdr(out, m, &m->hdrs[i]);
 	}
 	/* X-Forwarded-For: every earlier hop, then this client. */
-	evbuffer_add(out, "X-Forwarded-For: ", 17);
+	ob_add(out, "X-Forwarded-For: ", 17);
 	for (i = 0; xff != NULL && i < m->nhdrs; i++) {
 		const struct veer_hdr *h = &m->hdrs[i];
 		if (named(m, h, "x-forwarded-for") && h->value.len > 0) {
-			evbuffer_add(out, veer_span_ptr(m, h->value), h->value.len);
-			evbuffer_add(out, ", ", 2);
+			ob_add(out, veer_span_ptr(m, h->value), h->value.len);
+			ob_add(out, ", ", 2);
 		}
 	}
-	evbuffer_add(out, fwd->client_ip, strlen(fwd->client_ip));
-	evbuffer_add(out, "\r\n", 2);
+	ob_add(out, fwd->client_ip, strlen(fwd->client_ip));
+	ob_add(out, "\r\n", 2);
 	put_line(out, "X-Forwarded-Proto: ", fwd->proto);
 	if (m->host >= 0) {
-		evbuffer_add(out, "X-Forwarded-Host: ", 18);
-		evbuffer_add(out, veer_span_ptr(m, m->hdrs[m->host].value), m->hdrs[m->host].value.len);
-		evbuffer_add(out, "\r\n", 2);
+		ob_add(out, "X-Forwarded-Host: ", 18);
+		ob_add(out, veer_span_ptr(m, m->hdrs[m->host].value), m->hdrs[m->host].value.len);
+		ob_add(out, "\r\n", 2);
 	}
-	evbuffer_add(out, "Via: ", 5);
+	ob_add(out, "Via: ", 5);
 	if (via != NULL && via->value.len > 0) {
-		evbuffer_add(out, veer_span_ptr(m, via->value), via->value.len);
-		evbuffer_add(out, ", ", 2);
+		ob_add(out, veer_span_ptr(m, via->value), via->value.len);
+		ob_add(out, ", ", 2);
 	}
 	put(out, p->http_minor == 0 ? "1.0 veer\r\n" : "1.1 veer\r\n");
 	if (fwd->trace_id != NULL)
 		write_traceparent(out, m, fwd);
 	if (fwd->request_id != NULL)
 		put_line(out, "X-Request-Id: ", fwd->request_id);
-	evbuffer_add(out, "\r\n", 2);
-	return evbuffer_get_length(out) - before;
+	OB_LIT(out, "\r\n");
 }
 
-size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m, llhttp_t *p,
-				 const struct veer_resp *r)
+static void response_head(struct obuf *out, const struct veer_msg *m, llhttp_t *p,
+			  const struct veer_resp *r)
 {
-	size_t before = evbuffer_get_length(out);
 	bool has_req_id = false;
 	uint32_t i;
 
@@ -752,21 +811,21 @@ size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m,
 			   ' ', '\0' };
 
 	put(out, r->http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
-	evbuffer_add(out, status, 4);
-	evbuffer_add(out, veer_span_ptr(m, m->reason), m->reason.len);
-	evbuffer_add(out, "\r\n", 2);
+	ob_add(out, status, 4);
+	ob_add(out, veer_span_ptr(m, m->reason), m->reason.len);
+	ob_add(out, "\r\n", 2);
 	copy_kept(out, m, keep_response_hdr, &has_req_id);
 	if ((m->flags & VEER_H_CHUNKED) && !r->dechunk)
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		ob_add(out, "Transfer-Encoding: chunked\r\n", 28);
 	if (r->upgrade) {
-		evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		ob_add(out, "Connection: upgrade\r\n", 21);
 		for (i = 0; i < m->nhdrs; i++)
 			if (named(m, &m->hdrs[i], "upgrade"))
 				add_hdr(out, m, &m->hdrs[i]);
 	} else if (r->close) {
-		evbuffer_add(out, "Connection: close\r\n", 19);
+		ob_add(out, "Connection: close\r\n", 19);
 	} else if (r->keep_alive_10) {
-		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+		ob_add(out, "Connection: keep-alive\r\n", 24);
 	}
 	if (r->pool != NULL)
 		put_line(out, "X-Veer-Pool: ", r->pool);
@@ -774,8 +833,63 @@ size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m,
 		put_line(out, "X-Veer-Version: ", r->version);
 	if (!has_req_id && r->request_id != NULL)
 		put_line(out, "X-Request-Id: ", r->request_id);
-	evbuffer_add(out, "\r\n", 2);
-	return evbuffer_get_length(out) - before;
+	OB_LIT(out, "\r\n");
+}
+
+/* Reserve CAP bytes of OUT, let WRITE fill them, commit what it wrote;
+ * again with more room in the (unexpected) case the estimate was short. */
+#define WRITE_HEAD(out, cap, call)                                                   \
+	do {                                                                         \
+		size_t cap_ = (cap);                                                 \
+		for (;;) {                                                           \
+			struct evbuffer_iovec v_;                                    \
+			struct obuf ob_;                                             \
+			if (evbuffer_reserve_space((out), (ev_ssize_t)cap_, &v_, 1) < 1) \
+				abort(); /* out-of-memory policy: see common.h */    \
+			ob_.p = v_.iov_base;                                         \
+			ob_.end = ob_.p + cap_;                                      \
+			ob_.overflow = false;                                        \
+			call;                                                        \
+			if (!ob_.overflow) {                                         \
+				v_.iov_len = (size_t)(ob_.p - (char *)v_.iov_base);   \
+				evbuffer_commit_space((out), &v_, 1);                \
+				written_ = v_.iov_len;                               \
+				break;                                               \
+			}                                                            \
+			evbuffer_commit_space((out), &v_, 0);                        \
+			cap_ *= 2;                                                   \
+		}                                                                    \
+	} while (0)
+
+size_t veer_http1_write_request(struct evbuffer *out, const struct veer_msg *m, llhttp_t *p,
+				const struct veer_fwd *fwd)
+{
+	size_t written_ = 0, extra = 1024 + (fwd->default_host ? strlen(fwd->default_host) : 0);
+	size_t i;
+
+	/* Every header is copied at most twice (X-Forwarded-For, Host), plus
+	 * what veer adds. */
+	if (fwd->route != NULL)
+		for (i = 0; i < fwd->route->nset_headers; i++)
+			extra += strlen(fwd->route->set_headers[i].name) +
+				 strlen(fwd->route->set_headers[i].value) + 4;
+	WRITE_HEAD(out, 2 * (size_t)m->head_len + extra, request_head(&ob_, m, p, fwd));
+	return written_;
+}
+
+size_t veer_http1_write_response(struct evbuffer *out, const struct veer_msg *m, llhttp_t *p,
+				 const struct veer_resp *r)
+{
+	size_t written_ = 0, extra = 512;
+
+	if (r->pool != NULL)
+		extra += strlen(r->pool);
+	if (r->version != NULL)
+		extra += strlen(r->version);
+	if (r->request_id != NULL)
+		extra += strlen(r->request_id);
+	WRITE_HEAD(out, 2 * (size_t)m->head_len + extra, response_head(&ob_, m, p, r));
+	return written_;
 }
 
 const char *veer_http1_reason(int status)

@@ -23,6 +23,11 @@
 #ifndef VEER_ADMIN_H
 #define VEER_ADMIN_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+struct veer_config;
+struct veer_overrides;
 struct veer_process;
 struct veer_admin;
 
@@ -33,5 +38,30 @@ struct veer_admin *veer_admin_start(struct veer_process *proc);
 
 /* Close the listening socket and every admin connection; NULL is a no-op. */
 void veer_admin_stop(struct veer_admin *a);
+
+/* What veer_admin_parse_body made of a body. */
+struct veer_admin_change {
+	int status;       /* 200 when recorded, else the HTTP status of the refusal (400, 404) */
+	bool bad_json;    /* the body is not JSON at all: line and column say where */
+	int line, column; /* jansson's position of the syntax error */
+	char text[1024];  /* 200: the change, for the log ("route web split a=3 b=1");
+			   * else the error message (the "error" of the 400/404 body) */
+};
+
+/* The body of a PUT, parsed (jansson, duplicate keys refused) and checked,
+ * then recorded in O with veer_override_*() against FILE_CFG (the file's
+ * config, without overrides).  This is the whole path of the admin API's
+ * PUT handlers; only the publish that follows is theirs.
+ *   KIND "split"      route NAME, body {"pool": weight, ...}
+ *   KIND "blue_green" route NAME, body {"active": "blue"|"green"|POOL}
+ *   KIND "server"     server ADDRESS (as in the file, or as resolved) of
+ *                     pool NAME, body {"weight": 0..1000, "drain": bool}
+ * BODY is LEN bytes, not necessarily NUL-terminated; ADDRESS is NULL for
+ * the route kinds.  Returns VEER_OK (OUT->status 200) with O changed, or
+ * VEER_ERR with OUT filled and O as it was.  Nothing here allocates what
+ * outlives the call, except the overrides O now owns. */
+int veer_admin_parse_body(const char *kind, const char *name, const char *address,
+			  const char *body, size_t len, const struct veer_config *file_cfg,
+			  struct veer_overrides *o, struct veer_admin_change *out);
 
 #endif

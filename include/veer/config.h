@@ -41,6 +41,8 @@ struct veer_server_conf {
 	struct veer_addr addr; /* resolved at load */
 	uint32_t weight;       /* 0 (no traffic) .. 1000; default 1 */
 	struct veer_server_health *health; /* registry record, bound before publication */
+	bool discovered;       /* added by pools[].discovery (address is the canonical
+				* text), not written in the file */
 };
 
 enum veer_balance_kind {
@@ -143,6 +145,28 @@ struct veer_ratelimit_conf {
 	bool global;                /* scope: global (Redis) */
 };
 
+/* pools[].discovery.dns.type */
+enum veer_dns_type {
+	VEER_DNS_SRV = 0, /* port and weight from the records */
+	VEER_DNS_A,       /* IPv4 addresses, port from dns.port */
+	VEER_DNS_AAAA,    /* IPv6 addresses, port from dns.port */
+};
+
+/* pools[].discovery: endpoints found at runtime (discovery.h), appended to
+ * the pool's servers of each generation the control thread builds. */
+struct veer_discovery_conf {
+	bool enabled;             /* the key is present */
+	bool dns;                 /* discovery.dns is present */
+	char *dns_name;           /* name to resolve */
+	enum veer_dns_type dns_type; /* default SRV */
+	uint16_t dns_port;        /* A and AAAA (required there); 0 for SRV */
+	char **dns_resolvers;     /* "host:port" texts; none = /etc/resolv.conf */
+	size_t ndns_resolvers;
+	veer_ms_t dns_refresh;    /* default 5s */
+	char *file;               /* endpoint file (relative paths are made relative to
+				   * the config file's directory at load), or NULL */
+};
+
 struct veer_pool_conf {
 	char *name;
 	char *version; /* semantic version text, NULL when absent */
@@ -164,6 +188,7 @@ struct veer_pool_conf {
 	struct veer_ratelimit_conf rate_limit;
 	struct veer_limiter *limiter; /* registry record when rate_limit.enabled */
 	struct veer_pool_tls tls;
+	struct veer_discovery_conf discovery;
 	size_t index; /* position in veer_config.pools */
 };
 
@@ -342,6 +367,9 @@ int veer_parse_addr(const char *s, struct veer_addr *out, bool resolve_names);
  * \"db\": Name or service not known" ...). */
 int veer_parse_addr_why(const char *s, struct veer_addr *out, bool resolve_names,
 			char *why, size_t whylen);
+/* A DNS resolver: "IP:PORT", "[IPv6]:PORT", or a bare IP (port 53); numeric
+ * only.  VEER_OK, or VEER_ERR with a reason in WHY (WHYLEN bytes). */
+int veer_parse_resolver(const char *s, struct veer_addr *out, char *why, size_t whylen);
 int veer_parse_percent(const char *s, uint32_t *out); /* "20%" -> 20; 0..100 */
 int veer_parse_rate(const char *s, double *out);      /* "500/s" "30/m" -> per second */
 

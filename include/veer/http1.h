@@ -40,6 +40,7 @@ enum veer_hdr_flag {
 	VEER_H_WEBSOCKET = 1u << 6, /* Upgrade: websocket */
 	VEER_H_CL = 1u << 7,        /* Content-Length present */
 	VEER_H_TRANSFER_ENCODING = 1u << 8, /* Transfer-Encoding present (any value) */
+	VEER_H_CONN_LISTS = 1u << 9, /* Connection names headers beyond close/keep-alive/upgrade */
 };
 
 /* One message head being parsed, and what the body walk needs. */

@@ -1898,7 +1898,7 @@ def parallel(fns, timeout=IO_TIMEOUT + 5):
 
 import ssl  # noqa: E402  (the TLS helpers only)
 
-OPENSSL_BIN = os.environ.get('OPENSSL_BIN', 'openssl')
+OPENSSL_BIN = os.environ.get('OPENSSL_BIN', '/usr/bin/openssl')
 SSLSCAN_BIN = os.environ.get('SSLSCAN_BIN', '/usr/bin/sslscan')
 
 _CA_CNF = """\
@@ -1926,7 +1926,8 @@ organizationName = optional
 def openssl(*args, input=None, timeout=30, check=True):
     """Run the openssl CLI; CompletedProcess (AssertionError with its output
     when CHECK and it fails)."""
-    proc = subprocess.run([OPENSSL_BIN, *args], input=input, stdout=subprocess.PIPE,
+    exe = require_tool(OPENSSL_BIN, 'openssl')
+    proc = subprocess.run([exe, *args], input=input, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=timeout, env=clean_env())
     if check and proc.returncode != 0:
         raise AssertionError('openssl %s failed (%d)\n%s%s' % (
@@ -2224,7 +2225,8 @@ def s_client(port, *args, input=b'', timeout=15):
     """openssl s_client -connect 127.0.0.1:PORT ARGS, stdin INPUT (then EOF);
     (returncode, stdout, stderr) as text.  s_client's exit status does not
     say whether the handshake succeeded: read the output."""
-    proc = subprocess.run([OPENSSL_BIN, 's_client', '-connect', '127.0.0.1:%d' % port,
+    exe = require_tool(OPENSSL_BIN, 'openssl')
+    proc = subprocess.run([exe, 's_client', '-connect', '127.0.0.1:%d' % port,
                            *args], input=input, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=timeout, env=clean_env())
     return (proc.returncode, proc.stdout.decode('utf-8', 'replace'),
