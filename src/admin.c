@@ -16,6 +16,7 @@
 #include "veer/breaker.h"
 #include "veer/common.h"
 #include "veer/config.h"
+#include "veer/discovery.h"
 #include "veer/log.h"
 #include "veer/overrides.h"
 #include "veer/registry.h"
@@ -513,6 +514,18 @@ static void render_process(struct evbuffer *out, const struct veer_process *proc
 	family(out, "veer_config_generation", "gauge", "Generation of the config in force.");
 	evbuffer_add_printf(out, "veer_config_generation %llu\n",
 			    (unsigned long long)cfg->generation);
+	family(out, "veer_discovery_errors_total", "counter",
+	       "Failed lookups, empty answers and broken endpoint files of a pool's discovery "
+	       "(its last good endpoints stay).");
+	for (i = 0; i < cfg->npools; i++) {
+		if (!cfg->pools[i].discovery.enabled)
+			continue;
+		evbuffer_add_printf(out, "veer_discovery_errors_total{pool=\"");
+		label(out, cfg->pools[i].name);
+		evbuffer_add_printf(out, "\"} %llu\n",
+				    (unsigned long long)veer_discovery_errors(proc->discovery,
+									      cfg->pools[i].name));
+	}
 }
 
 /* ---- request helpers ---------------------------------------------------- */
@@ -670,7 +683,8 @@ static int parse_split(json_t *body, const char *route, const struct veer_config
 
 	json_object_foreach(body, key, v) {
 		if (n == VEER_ROUTE_POOLS_MAX)
-			return refuse(out, 400, "too many pools (at most %d)", VEER_ROUTE_POOLS_MAX);
+			return refuse(out, 400, "too many pools (at most %d)",
+				      VEER_ROUTE_POOLS_MAX);
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > 10000)
 			return refuse(out, 400, "weight of pool \"%s\" must be an integer 0..10000",
@@ -713,8 +727,8 @@ static int parse_blue_green(json_t *body, const struct veer_route_conf *r,
 	} else if (strcmp(active, "blue") == 0 || strcmp(active, r->blue->name) == 0) {
 		green = false;
 	} else {
-		return refuse(out, 400, "active: \"%s\" is neither blue (%s) nor green (%s)", active,
-			      r->blue->name, r->green->name);
+		return refuse(out, 400, "active: \"%s\" is neither blue (%s) nor green (%s)",
+			      active, r->blue->name, r->green->name);
 	}
 	if (veer_override_blue_green(o, file_cfg, r->name, green, &errs) != VEER_OK)
 		return refuse_errs(out, &errs);

@@ -78,7 +78,7 @@ static int tls_write(SSL *ssl, struct evbuffer *out)
 	return VEER_OK;
 }
 
-int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who)
+int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who, int level)
 {
 	char why[256];
 	int rc, err;
@@ -92,7 +92,9 @@ int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who)
 		*want_write = err == SSL_ERROR_WANT_WRITE;
 		return VEER_AGAIN;
 	}
-	veer_debug("%s: TLS handshake failed: %s", who, veer_tls_error(ssl, rc, why, sizeof(why)));
+	if (veer_log_enabled((enum veer_log_level)level))
+		veer_log((enum veer_log_level)level, "%s: TLS handshake failed: %s", who,
+			 veer_tls_error(ssl, rc, why, sizeof(why)));
 	return VEER_ERR;
 }
 

@@ -1208,7 +1208,8 @@ static void client_eof(struct veer_client *c)
 static void client_handshake(struct veer_client *c)
 {
 	bool want_write = false;
-	int rc = veer_tls_handshake(c->ssl, &want_write, c->ip);
+	/* A client's failed handshake (scanners, old clients) is routine. */
+	int rc = veer_tls_handshake(c->ssl, &want_write, c->ip, VEER_LOG_DEBUG);
 
 	if (rc == VEER_ERR) {
 		veer_client_close(c);

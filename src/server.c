@@ -3,6 +3,7 @@
 #include "veer/common.h"
 #include "veer/accesslog.h"
 #include "veer/admin.h"
+#include "veer/discovery.h"
 #include "veer/health.h"
 #include "veer/log.h"
 #include "veer/registry.h"
@@ -332,6 +333,7 @@ int veer_process_load(struct veer_process *proc, struct veer_errors *errs)
 	}
 	proc->file_config = fc;
 	veer_overrides_apply(proc->overrides, nc);
+	veer_discovery_apply(proc->discovery, nc);
 	veer_registry_bind(proc->registry, nc);
 	nc->generation = ++proc->generation;
 	proc->config = nc;
@@ -363,6 +365,7 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 	saved = veer_overrides_copy(proc->overrides);
 	veer_overrides_reconcile(proc->overrides, proc->file_config, fc);
 	veer_overrides_apply(proc->overrides, nc);
+	veer_discovery_apply(proc->discovery, nc);
 	if (publish(proc, nc, errs) != VEER_OK) {
 		nc = NULL; /* publish released it */
 		veer_overrides_free(proc->overrides);
@@ -370,6 +373,9 @@ int veer_process_reload(struct veer_process *proc, struct veer_errors *errs)
 		goto fail;
 	}
 	veer_overrides_free(saved);
+	/* Sources follow the new file; a changed one answers later. */
+	if (proc->discovery != NULL)
+		veer_discovery_update(proc->discovery, proc->config);
 	if (veer_config_unref(proc->file_config))
 		veer_config_free(proc->file_config);
 	proc->file_config = fc;
@@ -398,6 +404,7 @@ int veer_process_republish(struct veer_process *proc, struct veer_errors *errs)
 	if (nc == NULL)
 		return VEER_ERR;
 	veer_overrides_apply(proc->overrides, nc);
+	veer_discovery_apply(proc->discovery, nc);
 	return publish(proc, nc, errs);
 }
 
@@ -414,6 +421,18 @@ int veer_process_reload_logged(struct veer_process *proc, struct veer_errors *er
 		 (unsigned long long)proc->generation);
 	veer_notify_ready(proc->generation);
 	return VEER_ERR;
+}
+
+/* A pool's discovered endpoints changed: a new generation gets them. */
+static void discovery_cb(void *arg)
+{
+	struct veer_process *proc = arg;
+	struct veer_errors errs = { 0 };
+
+	if (proc->stop_requests == 0 && veer_process_republish(proc, &errs) != VEER_OK)
+		for (size_t i = 0; i < errs.n; i++)
+			veer_err("discovery: %s", errs.lines[i]);
+	veer_errors_free(&errs);
 }
 
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
@@ -524,6 +543,13 @@ int veer_process_run(struct veer_process *proc)
 	proc->base = event_base_new();
 	if (proc->base == NULL || proc->done_fd < 0)
 		goto out;
+	/* Discovery starts first: the first answers (bounded wait) go into
+	 * generation 1, before any worker or signal handler exists. */
+	proc->discovery = veer_discovery_new(proc->base, discovery_cb, proc);
+	veer_discovery_update(proc->discovery, proc->config);
+	veer_discovery_wait(proc->discovery, VEER_DISCOVERY_START_WAIT_MS);
+	veer_discovery_apply(proc->discovery, proc->config);
+	veer_registry_bind(proc->registry, proc->config);
 	proc->sig_term = evsignal_new(proc->base, SIGTERM, stop_cb, proc);
 	proc->sig_int = evsignal_new(proc->base, SIGINT, stop_cb, proc);
 	proc->sig_hup = evsignal_new(proc->base, SIGHUP, hup_cb, proc);
@@ -611,6 +637,8 @@ out:
 	free_queued(proc);
 	veer_health_stop(proc->health);
 	proc->health = NULL;
+	veer_discovery_free(proc->discovery);
+	proc->discovery = NULL;
 	if (proc->stats != NULL) {
 		for (k = 0; k < proc->nworkers; k++)
 			veer_stats_free(proc->stats[k]);

@@ -36,7 +36,9 @@ static void up_handshake(struct veer_upstream *u)
 	bool want_write = false;
 	int rc;
 
-	rc = veer_tls_handshake(u->ssl, &want_write, u->wp->conf->servers[u->server].addr.text);
+	/* A server failing verification is an operator's problem: warn. */
+	rc = veer_tls_handshake(u->ssl, &want_write, u->wp->conf->servers[u->server].addr.text,
+				VEER_LOG_WARN);
 	if (rc == VEER_ERR) {
 		/* A verification failure is the server failing (a breaker
 		 * failure, and a 502 unless retried elsewhere). */

@@ -178,8 +178,9 @@ ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in);
  * VEER_AGAIN, or VEER_ERR. */
 int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out);
 /* Drive a TLS handshake: VEER_OK done, VEER_AGAIN (*want_write says which
- * event to wait for), VEER_ERR failed (the reason is logged at debug). */
-int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who);
+ * event to wait for), VEER_ERR failed (the reason is logged at LEVEL, an
+ * enum veer_log_level: debug for clients, warn for servers). */
+int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who, int level);
 
 /* Callbacks from upstream.c into the state machine (proxy.c). */
 void veer_proxy_upstream_connected(struct veer_upstream *u);

@@ -49,6 +49,7 @@ struct veer_client;
 struct veer_upstream;
 struct veer_registry;
 struct veer_health;
+struct veer_discovery;
 struct veer_overrides;
 struct veer_stats;
 struct veer_admin;
@@ -186,6 +187,7 @@ struct veer_process {
 	struct event *sig_usr2, *sig_chld, *tickets_ev;
 	struct veer_registry *registry; /* runtime state by name (registry.h) */
 	struct veer_health *health;     /* active checks of the current config */
+	struct veer_discovery *discovery; /* pools[].discovery sources (discovery.h), or NULL */
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *done_ev;
 	int done_fd;                 /* eventfd: a worker's loop ended, or configs to free */
 	unsigned stop_requests;

@@ -9,7 +9,8 @@
  * object, as successive PUTs do.  After the calls the overrides are copied,
  * applied to a fresh config (as a publish does), reconciled with a file
  * whose weights changed (as a reload does) and freed; the checks abort on
- * an outcome the API could not answer coherently. */
+ * an outcome the API could not answer coherently, or on a failed call that
+ * changed the overrides. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,32 @@ static void check_outcome(int rc, const struct veer_admin_change *ch)
 		abort();
 }
 
+/* What the status API can see of O, for the fixed names: a failed call
+ * must leave it as it was. */
+static void fingerprint(const struct veer_overrides *o, int out[12])
+{
+	static const char *const servers[][2] = {
+		{ "api-v1", "127.0.0.1:8001" },
+		{ "api-v1", "127.0.0.1:8002" },
+		{ "api-v2", "127.0.0.1:8003" },
+	};
+	uint32_t w;
+	bool g;
+	int k = 0;
+
+	out[k++] = veer_overrides_split_weight(o, "api", "api-v1", &w) ? (int)w : -1;
+	out[k++] = veer_overrides_split_weight(o, "api", "api-v2", &w) ? (int)w : -1;
+	out[k++] = veer_overrides_active(o, "web", &g) ? g : -1;
+	out[k++] = veer_overrides_active(o, "api", &g) ? g : -1;
+	for (size_t i = 0; i < VEER_ARRAY_LEN(servers); i++) {
+		int sw = -2, sd = -2;
+		out[k++] = veer_overrides_server(o, servers[i][0], servers[i][1], &sw, &sd);
+		out[k++] = sw * 2 + sd;
+	}
+	while (k < 12)
+		out[k++] = 0;
+}
+
 /* A publish writes the overrides into the config it builds: every split
  * weight the overrides hold must then be the route's. */
 static void check_applied(const struct veer_overrides *o, const struct veer_config *c)
@@ -128,14 +155,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *end = memchr(data, 0, size);
 		size_t len = end != NULL ? (size_t)(end - data) : size;
 		struct veer_admin_change ch;
+		int before[12], after[12];
 		int rc;
 
 		if (len > 0) {
 			unsigned t = data[0] % VEER_ARRAY_LEN(TARGETS);
+			fingerprint(o, before);
 			rc = veer_admin_parse_body(TARGETS[t].kind, TARGETS[t].name,
 						   TARGETS[t].address, (const char *)data + 1,
 						   len - 1, file, o, &ch);
 			check_outcome(rc, &ch);
+			fingerprint(o, after);
+			if (rc != VEER_OK && memcmp(before, after, sizeof(before)) != 0)
+				abort(); /* a failed call changes nothing */
 			changed |= rc == VEER_OK;
 		}
 		if (end == NULL)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import tempfile
@@ -329,6 +330,101 @@ class TLSTest(veertest.TestCase):
             # the connection is still good after both
             self.assertEqual(c.get('/ping').body, b'pong\n')
 
+    def test_slow_reader_download_over_tls(self):
+        # back-pressure through TLS: the client stalls, then reads 4 KiB at
+        # a time; the body arrives intact and veer's memory stays bounded
+        self.v = self.veer(tls_config(self.b, [C['a']]), listeners=('web', 'plain'),
+                           env=veertest.rss_env())
+        n = 64 << 20
+        warm, _ = https_get(self.v.port(), '/bytes/1048576', ctx(), sni='a.example.com')
+        self.assertEqual(warm.status, 200)
+        base = self.v.rss_kib()
+        h = hashlib.sha256()
+        got = 0
+        with veertest.RssMonitor(self.v) as mon, \
+                TLSClient(self.v.port(), ctx(), sni='a.example.com', timeout=30) as c:
+            c.send(build_request('GET', '/bytes/%d' % n))
+            first, headers = c.stream.read_head()
+            self.assertTrue(first.startswith('HTTP/1.1 200'), first)
+            if c.stream.buf:
+                got += len(c.stream.buf)
+                h.update(bytes(c.stream.buf))
+                c.stream.buf.clear()
+            time.sleep(1.0)
+            slow_until = time.monotonic() + 0.5
+            while time.monotonic() < slow_until:
+                d = c.sock.recv(4096)
+                self.assertTrue(d, 'EOF after %d bytes' % got)
+                got += len(d)
+                h.update(d)
+                time.sleep(0.002)
+            while got < n:
+                d = c.sock.recv(min(1 << 20, n - got))
+                self.assertTrue(d, 'EOF after %d of %d bytes' % (got, n))
+                got += len(d)
+                h.update(d)
+            self.assertEqual(c.get('/ping').body, b'pong\n')
+        self.assertEqual(h.hexdigest(), pattern_sha256(n))
+        growth = (mon.peak - base) / 1024
+        self.assertLess(growth, 64, 'veer RSS grew by %.1f MiB during a slowly read TLS '
+                        'download' % growth)
+
+    def test_expect_100_continue_over_tls(self):
+        self.start()
+        with TLSClient(self.v.port(), ctx(), sni='a.example.com') as c:
+            c.send(build_request('POST', '/echo', [('Content-Length', '5'),
+                                                   ('Expect', '100-continue')]))
+            r = c.read_response('POST', keep_interim=True)
+            self.assertEqual(r.status, 100, r)
+            c.send(b'hello')
+            r = c.read_response('POST')
+            self.assertEqual((r.status, r.body), (200, b'hello'), r)
+
+    def test_websocket_over_tls(self):
+        self.start()
+        with TLSClient(self.v.port(), ctx(), sni='a.example.com') as c:
+            r, key = veertest.ws_handshake(c, '/ws')
+            self.assertEqual(r.status, 101, r)
+            self.assertEqual(r.header('Sec-WebSocket-Accept'), veertest.ws_accept(key))
+            c.send(veertest.ws_frame(1, 'hello over tls'))
+            self.assertEqual(veertest.ws_read_frame(c.stream)[:3], (True, 1, b'hello over tls'))
+            big = os.urandom(300000)
+            frame = veertest.ws_frame(2, big)
+            for i in range(0, len(frame), 7000):
+                c.send(frame[i:i + 7000])
+            self.assertEqual(veertest.ws_read_frame(c.stream)[1:3], (2, big))
+            c.send(veertest.ws_frame(9, 'p'))
+            self.assertEqual(veertest.ws_read_frame(c.stream)[1:3], (10, b'p'))
+            c.send(veertest.ws_frame(8, b'\x03\xe8'))
+            self.assertEqual(veertest.ws_read_frame(c.stream)[1], 8)
+            self.assertTrue(c.wait_closed(3), 'TLS tunnel not closed after the backend closed')
+        self.assertTrue(all(m for _, _, m in self.b.ws_frames), self.b.ws_frames)
+
+    def test_many_handshakes_at_once(self):
+        self.start(workers=2)
+        port = self.v.port()
+        names = ['a.example.com', 'b.example.com', 'x.wild.example.com', None]
+
+        def one(i):
+            sni = names[i % len(names)]
+            r, f = https_get(port, '/json?c=%d' % i, ctx(), sni=sni)
+            return r.status, r.json()['target'], f['der']
+        res = veertest.parallel([lambda i=i: one(i) for i in range(60)], timeout=30)
+        want_der = {'a.example.com': C['a'].der(), 'b.example.com': C['b'].der(),
+                    'x.wild.example.com': C['wild'].der(), None: C['a'].der()}
+        for i, r in enumerate(res):
+            self.assertNotIsInstance(r, Exception, 'connection %d: %r' % (i, r))
+            self.assertEqual(r[:2], (200, '/json?c=%d' % i))
+            self.assertEqual(r[2], want_der[names[i % len(names)]])
+
+    def test_idle_tls_connection_closed_after_idle_timeout(self):
+        self.start(timeouts='{ idle: 1s }')
+        with TLSClient(self.v.port(), ctx(), sni='a.example.com') as c:
+            self.assertEqual(c.get('/ping').status, 200)
+            t0 = time.monotonic()
+            self.assertTrue(c.wait_closed(5), 'idle TLS connection still open after 5 s')
+            self.assertGreater(time.monotonic() - t0, 0.8)
+
     # ---------------------------------------------------------- resumption
     def test_session_resumption_tls12_across_workers(self):
         self.start(workers=4)
@@ -499,6 +595,52 @@ class TLSTest(veertest.TestCase):
         self.assertEqual(p.returncode, 1, p)
         self.assertIn('%s:%d:' % (conf, line), (p.stdout + p.stderr).decode())
 
+    # -------------------------------------------------------- file formats
+    def test_full_chain_file_sends_the_intermediate(self):
+        # Let's Encrypt style: cert is fullchain.pem (leaf, then the
+        # intermediate); clients trust only the root
+        inter = F.intermediate()
+        self.addCleanup(inter.close)
+        leaf = inter.leaf('chain', ['chain.example.com'])
+        chained = types.SimpleNamespace(cert=leaf.fullchain, key=leaf.key)
+        self.start([C['a'], chained])
+        r, f = https_get(self.v.port(), '/ping', ctx(), sni='chain.example.com')
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(f['der'], leaf.der())
+        rc, out, err = s_client(self.v.port(), '-servername', 'chain.example.com',
+                                '-CAfile', F.ca_cert, '-showcerts')
+        self.assertIn('Verify return code: 0 (ok)', out, out + err)
+        self.assertIn(' 1 s:CN = veer test intermediate CA', out, out)
+
+    def test_key_and_certificate_formats(self):
+        d = tempfile.mkdtemp(prefix='formats-', dir=F.dir)
+        # PKCS#1 RSA and SEC1 EC keys ("traditional" PEM), and a single
+        # file holding both the certificate and the key (as nginx allows)
+        rsa_trad = os.path.join(d, 'a.rsa.key')
+        veertest.openssl('pkey', '-in', C['a'].key, '-traditional', '-out', rsa_trad)
+        ec_trad = os.path.join(d, 'e.ec.key')
+        veertest.openssl('pkey', '-in', C['ec'].key, '-traditional', '-out', ec_trad)
+        with open(rsa_trad) as f1, open(ec_trad) as f2:
+            self.assertIn('BEGIN RSA PRIVATE KEY', f1.read())
+            self.assertIn('BEGIN EC PRIVATE KEY', f2.read())
+        certs = [types.SimpleNamespace(cert=C['a'].cert, key=rsa_trad),
+                 types.SimpleNamespace(cert=C['ec'].cert, key=ec_trad),
+                 types.SimpleNamespace(cert=C['b'].combined, key=C['b'].combined)]
+        self.start(certs)
+        self.assertEqual(self.served('a.example.com')['der'], C['a'].der())
+        self.assertEqual(self.served('e.example.com')['der'], C['ec'].der())
+        self.assertEqual(self.served('b.example.com')['der'], C['b'].der())
+
+    def test_encrypted_key_is_a_config_error_not_a_prompt(self):
+        # veer has no passphrase: an encrypted key is an error at its
+        # position, never a prompt on the terminal
+        tmp = tempfile.mkdtemp(prefix='veer-tls-enc-', dir=F.dir)
+        enc = os.path.join(tmp, 'enc.key')
+        veertest.openssl('pkey', '-in', C['a'].key, '-aes256', '-passout', 'pass:secret',
+                         '-out', enc)
+        rc, out, conf, line = self.check([self.entry(C['a'].cert, enc)], tmp)
+        self.assertConfigError(rc, out, conf, line, enc)
+
     # ------------------------------------------------------------- renewal
     def test_renewal_on_sighup(self):
         d = tempfile.mkdtemp(prefix='live-', dir=F.dir)
@@ -566,6 +708,36 @@ class TLSTest(veertest.TestCase):
         self.assertTrue(any(v.config_path + ':' in ln for ln in res.lines('error')), res)
         f = self.served('a.example.com')
         self.assertEqual(int(f['cert']['serialNumber'], 16), new.serial)
+
+    def test_renewal_through_symlinks(self):
+        # certbot's layout: live/NAME/*.pem are symlinks into archive/,
+        # repointed at each renewal
+        d = tempfile.mkdtemp(prefix='certbot-', dir=F.dir)
+        os.makedirs(os.path.join(d, 'archive'))
+        os.makedirs(os.path.join(d, 'live'))
+        old = F.leaf('sym1', ['a.example.com'])
+        new = F.leaf('sym2', ['a.example.com'])
+        for i, c in ((1, old), (2, new)):
+            shutil.copyfile(c.cert, os.path.join(d, 'archive', 'fullchain%d.pem' % i))
+            shutil.copyfile(c.key, os.path.join(d, 'archive', 'privkey%d.pem' % i))
+
+        def point(i):
+            for kind in ('fullchain', 'privkey'):
+                link = os.path.join(d, 'live', kind + '.pem')
+                tmp = link + '.new'
+                os.symlink('../archive/%s%d.pem' % (kind, i), tmp)
+                os.replace(tmp, link)
+        point(1)
+        live = types.SimpleNamespace(cert=os.path.join(d, 'live', 'fullchain.pem'),
+                                     key=os.path.join(d, 'live', 'privkey.pem'))
+        v = self.start([live])
+        self.assertEqual(int(self.served('a.example.com')['cert']['serialNumber'], 16),
+                         old.serial)
+        point(2)
+        res = v.reload()
+        self.assertTrue(res.ok, res)
+        self.assertEqual(int(self.served('a.example.com')['cert']['serialNumber'], 16),
+                         new.serial)
 
     # -------------------------------------------------------------- sslscan
     def parse_sslscan(self, out):

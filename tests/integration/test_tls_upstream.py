@@ -99,6 +99,65 @@ class UpstreamTLSTest(veertest.TestCase):
             self.assertEqual(r.body_len, down)
             self.assertEqual(h.hexdigest(), pattern_sha256(down))
 
+    def test_backpressure_both_ways_through_upstream_tls(self):
+        tb = self.tls_backend()
+        v = self.start([tb.address])
+        up, down = 16 << 20, 32 << 20
+        with Client(v.port(), timeout=30) as c:
+            # the server stalls before reading the body: veer's writes to
+            # the TLS upstream block and resume
+            c.send(build_request('POST', '/sink?stall=700', [('Content-Length', str(up))]))
+            for p in pattern_pieces(up):
+                c.sock.sendall(p)
+            r = c.read_response('POST')
+            self.assertEqual(r.json(), {'len': up, 'sha256': pattern_sha256(up)})
+            # the client stalls: veer's reads from the TLS upstream pause
+            c.send(build_request('GET', '/bytes/%d' % down))
+            first, headers = c.stream.read_head()
+            self.assertTrue(first.startswith('HTTP/1.1 200'), first)
+            h = hashlib.sha256()
+            got = len(c.stream.buf)
+            h.update(bytes(c.stream.buf))
+            c.stream.buf.clear()
+            time.sleep(1.0)
+            while got < down:
+                d = c.sock.recv(min(65536, down - got))
+                self.assertTrue(d, 'EOF after %d of %d bytes' % (got, down))
+                got += len(d)
+                h.update(d)
+            self.assertEqual(h.hexdigest(), pattern_sha256(down))
+            self.assertEqual(c.get('/json?after=1').status, 200)
+        self.assertEqual(len(tb.handshakes), 1, tb.handshakes)
+
+    def test_expect_100_continue_through_upstream_tls(self):
+        tb = self.tls_backend()
+        v = self.start([tb.address])
+        with Client(v.port()) as c:
+            c.send(build_request('POST', '/echo', [('Content-Length', '5'),
+                                                   ('Expect', '100-continue')]))
+            r = c.read_response('POST', keep_interim=True)
+            self.assertEqual(r.status, 100, r)
+            c.send(b'hello')
+            r = c.read_response('POST')
+            self.assertEqual((r.status, r.body), (200, b'hello'), r)
+
+    def test_websocket_to_a_tls_upstream(self):
+        tb = self.tls_backend()
+        v = self.start([tb.address])
+        with Client(v.port()) as c:
+            r, key = veertest.ws_handshake(c, '/ws')
+            self.assertEqual(r.status, 101, r)
+            self.assertEqual(r.header('Sec-WebSocket-Accept'), veertest.ws_accept(key))
+            c.send(veertest.ws_frame(1, 'to a tls upstream'))
+            self.assertEqual(veertest.ws_read_frame(c.stream)[:3],
+                             (True, 1, b'to a tls upstream'))
+            big = veertest.pattern_bytes(250000)
+            c.send(veertest.ws_frame(2, big))
+            self.assertEqual(veertest.ws_read_frame(c.stream)[1:3], (2, big))
+            c.send(veertest.ws_frame(8, b'\x03\xe8'))
+            self.assertEqual(veertest.ws_read_frame(c.stream)[1], 8)
+            self.assertTrue(c.wait_closed(3), 'tunnel not closed after the server closed')
+
     def test_default_ca_is_the_system_store(self):
         tb = self.tls_backend()
         # the test CA is in no system store: refused

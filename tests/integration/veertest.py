@@ -52,6 +52,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -67,10 +68,14 @@ from urllib.parse import parse_qs, urlsplit
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
+# $VEER_TIMEOUT_MULTIPLIER scales the bounds below (and the reload wait):
+# for a veer that runs much slower than usual, e.g. under valgrind.
+TIMEOUT_MULTIPLIER = float(os.environ.get('VEER_TIMEOUT_MULTIPLIER') or 1)
+
 # Bound on any single blocking socket operation in tests.
-IO_TIMEOUT = 10.0
-STARTUP_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
+IO_TIMEOUT = 10.0 * TIMEOUT_MULTIPLIER
+STARTUP_TIMEOUT = 10.0 * TIMEOUT_MULTIPLIER
+STOP_TIMEOUT = 10.0 * TIMEOUT_MULTIPLIER
 
 LISTENER_RE = re.compile(r'listener (\S+) on (\S+):(\d+)')
 
@@ -87,6 +92,14 @@ def veer_bin():
         raise RuntimeError('veer binary not found or not executable: %s '
                            '(set VEER_BIN)' % path)
     return path
+
+
+def veer_command(*args):
+    """The command line that starts veer with ARGS: $VEER_BIN, prefixed by
+    the words of $VEER_WRAPPER when set (e.g. "valgrind --error-exitcode=99
+    ..."; .ci/run's valgrind pass).  The wrapper must keep veer's pid (valgrind
+    does), since tests signal it."""
+    return shlex.split(os.environ.get('VEER_WRAPPER', '')) + [veer_bin(), *args]
 
 
 def wait_until(pred, timeout=5.0, interval=0.01, msg=None):
@@ -971,7 +984,7 @@ class Veer:
         out = open(self.out_path, 'wb')
         err = open(self.err_path, 'wb')
         try:
-            self.proc = subprocess.Popen([veer_bin(), '-c', self.config_path, *self.args],
+            self.proc = subprocess.Popen(veer_command('-c', self.config_path, *self.args),
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          cwd=self.dir, env=clean_env(self.env))
         finally:
@@ -1116,7 +1129,7 @@ class Veer:
             raise AssertionError('veer exited (%r) before it was ready\n%s'
                                  % (self.proc.poll(), self.log_tail()))
 
-    def reload(self, config=None, timeout=10.0):
+    def reload(self, config=None, timeout=10.0 * TIMEOUT_MULTIPLIER):
         """Rewrite the config file with CONFIG (when given), send SIGHUP and
         wait for the outcome line: 'reload: generation N in force' or
         'reload failed: the running config (generation N) stays'.  Returns a
@@ -1180,9 +1193,9 @@ class ReloadResult:
         return '<ReloadResult ok=%s generation=%d log=%r>' % (self.ok, self.generation, self.log)
 
 
-def run_veer(args, timeout=10, cwd=None):
+def run_veer(args, timeout=10 * TIMEOUT_MULTIPLIER, cwd=None):
     """Run veer with ARGS to completion (for -t, --version)."""
-    return subprocess.run([veer_bin(), *args], stdin=subprocess.DEVNULL,
+    return subprocess.run(veer_command(*args), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, cwd=cwd, env=clean_env())
 
@@ -1978,9 +1991,10 @@ class CertFactory:
     subjectAltName out (the names are then in the CN only).  Each leaf gets
     a random serial.  f.close() (or the atexit hook) removes the directory."""
 
-    def __init__(self, ca_name='veer test CA', dir=None):
+    def __init__(self, ca_name='veer test CA', dir=None, parent=None):
         self.dir = dir or tempfile.mkdtemp(prefix='veer-certs-')
         self._own_dir = dir is None
+        self.parent = parent
         os.makedirs(os.path.join(self.dir, 'newcerts'), exist_ok=True)
         open(os.path.join(self.dir, 'index.txt'), 'w').close()
         with open(os.path.join(self.dir, 'serial'), 'w') as f:
@@ -1990,11 +2004,32 @@ class CertFactory:
             f.write(_CA_CNF.format(dir=self.dir))
         self.ca_key = os.path.join(self.dir, 'ca.key')
         self.ca_cert = os.path.join(self.dir, 'ca.crt')
-        openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', self.ca_key,
-                '-out', self.ca_cert, '-days', '3650', '-subj', '/CN=%s' % ca_name,
-                '-addext', 'basicConstraints=critical,CA:TRUE',
-                '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+        if parent is None:
+            openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', self.ca_key,
+                    '-out', self.ca_cert, '-days', '3650', '-subj', '/CN=%s' % ca_name,
+                    '-addext', 'basicConstraints=critical,CA:TRUE',
+                    '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+        else:
+            # an intermediate CA signed by PARENT
+            self.new_key(self.ca_key)
+            csr = self.path('ca.csr')
+            openssl('req', '-new', '-key', self.ca_key, '-subj', '/CN=%s' % ca_name, '-out', csr)
+            ext = self.path('ca.ext')
+            with open(ext, 'w') as f:
+                f.write('[ext]\nbasicConstraints = critical, CA:TRUE, pathlen:0\n'
+                        'keyUsage = critical, keyCertSign, cRLSign\n'
+                        'subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n')
+            now = time.time()
+            openssl('ca', '-batch', '-config', parent.cnf, '-in', csr, '-out', self.ca_cert,
+                    '-notext', '-rand_serial', '-startdate', _asn1_time(now - 3600),
+                    '-enddate', _asn1_time(now + 365 * 86400), '-extfile', ext,
+                    '-extensions', 'ext')
         _cert_dirs.add(self.dir) if self._own_dir else None
+
+    def intermediate(self, ca_name='veer test intermediate CA'):
+        """A CertFactory for an intermediate CA signed by this one; its
+        leaves have .fullchain (leaf then intermediate)."""
+        return CertFactory(ca_name, parent=self)
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -2060,7 +2095,15 @@ class CertFactory:
                 '-extfile', ext, '-extensions', 'ext')
         serial = int(openssl('x509', '-in', crt, '-noout', '-serial').stdout.decode()
                      .strip().split('=', 1)[1], 16)
-        return Cert(crt, keyp, serial, list(names))
+        cert = Cert(crt, keyp, serial, list(names))
+        cert.fullchain = crt
+        if self.parent is not None:
+            cert.fullchain = self.path(name + '.fullchain.crt')
+            with open(cert.fullchain, 'wb') as out:
+                for p in (crt, self.ca_cert):
+                    with open(p, 'rb') as f:
+                        out.write(f.read())
+        return cert
 
     def self_signed(self, name, names, key='rsa'):
         """A self-signed certificate for NAMES, not from the CA."""
@@ -2211,7 +2254,6 @@ def https_get(port, target='/', ctx=None, sni=None, session=None, headers=None,
     c = TLSClient(port, ctx, sni=sni, session=session, timeout=timeout)
     try:
         r = c.request('GET', target, headers, host=host)
-        c.session = c.sock.session
         facts = {'version': c.sock.version(), 'cipher': c.sock.cipher()[0],
                  'alpn': c.sock.selected_alpn_protocol(),
                  'reused': c.sock.session_reused, 'session': c.sock.session,

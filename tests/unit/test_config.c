@@ -665,9 +665,6 @@ Test(config, error_not_supported_yet)
 	} cases[] = {
 		{ "global:\n  redis: { address: 127.0.0.1:6379 }\n" MINIMAL,
 		  "t.yaml:2:3: global.redis: not supported yet" },
-		{ MIN_LISTENERS "pools:\n  - name: p\n    discovery: { file: /x }\n"
-				"    servers: [{address: 127.0.0.1:1}]\n" MIN_ROUTES,
-		  "t.yaml:6:5: pools[0].discovery: not supported yet" },
 		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
 					  "    rate_limit: { rate: 5/s, scope: global }\n",
 		  "t.yaml:11:37: routes[0].rate_limit.scope: global: not supported yet "
