@@ -62,13 +62,13 @@ struct source;
 
 /* One evdns request in flight. */
 struct lookup {
-	struct source *src;         /* NULL once the source stopped */
+	struct source *src; /* NULL once the source stopped */
 	struct evdns_request *req;
 	struct lookup *next;
 	uint16_t port;
 	uint32_t weight;
 	bool v6;
-	bool then_v6;               /* no A address: try AAAA */
+	bool then_v6; /* no A address: try AAAA */
 	char name[VEER_DNS_NAME_MAX];
 };
 
@@ -86,28 +86,28 @@ struct veer_discovery {
 	struct counter *counters; /* by pool name, kept for the process' life */
 	size_t ncounters;
 	struct event *notify_ev;
-	size_t first_pending;     /* DNS sources without a first result */
-	bool live;                /* veer_discovery_wait() returned */
+	size_t first_pending; /* DNS sources without a first result */
+	bool live;            /* veer_discovery_wait() returned */
 };
 
 struct source {
 	struct veer_discovery *d;
 	char *pool;
-	char *key;                /* the settings, as text: equal keys, same source */
-	char *label;              /* "DNS SRV name" or "file PATH", for logs */
+	char *key;                 /* the settings, as text: equal keys, same source */
+	char *label;               /* "DNS SRV name" or "file PATH", for logs */
 	struct veer_endpoint *set; /* the last good set, normalized */
 	size_t nset;
 	struct event *timer;
 	bool first_done;
 	unsigned fail_streak;
-	char last_why[400];       /* the reason of the last failure logged */
+	char last_why[400]; /* the reason of the last failure logged */
 	bool is_file;
 
 	/* file */
 	char *path;
-	struct stat st;           /* when last read */
+	struct stat st; /* when last read */
 	bool stat_ok;
-	bool missing;             /* the last stat failed (logged once) */
+	bool missing; /* the last stat failed (logged once) */
 
 	/* DNS */
 	enum veer_dns_type type;
@@ -130,7 +130,7 @@ struct source {
 	struct veer_endpoint *found;
 	size_t nfound;
 	uint32_t ttl;
-	unsigned pending;         /* evdns lookups in flight */
+	unsigned pending; /* evdns lookups in flight */
 	bool failed;
 	char why[400];
 	struct lookup *lookups;
@@ -220,8 +220,9 @@ static void parse_item(struct veer_cfg_walk *w, const yaml_node_t *item, size_t 
 
 	snprintf(ci, sizeof(ci), "[%zu]", i);
 	if (item->type != YAML_MAPPING_NODE) {
-		veer_cfg_error(w, &item->start_mark, "%s: expected a mapping {address, weight}, got %s",
-			       ci, veer_cfg_kind(g, sizeof(g), item));
+		veer_cfg_error(w, &item->start_mark,
+			       "%s: expected a mapping {address, weight}, got %s", ci,
+			       veer_cfg_kind(g, sizeof(g), item));
 		*ok = false;
 		return;
 	}
@@ -229,7 +230,8 @@ static void parse_item(struct veer_cfg_walk *w, const yaml_node_t *item, size_t 
 	for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
 	     p++) {
 		const yaml_node_t *kn = veer_cfg_node(w, p->key), *vn = veer_cfg_node(w, p->value);
-		const char *k = kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value : "";
+		const char *k =
+			kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value : "";
 		bool is_addr = strcmp(k, "address") == 0, is_weight = strcmp(k, "weight") == 0;
 		if (!is_addr && !is_weight) {
 			veer_cfg_error(w, &kn->start_mark,
@@ -248,8 +250,8 @@ static void parse_item(struct veer_cfg_walk *w, const yaml_node_t *item, size_t 
 		}
 		if (is_addr) {
 			an = vn;
-			if (veer_parse_addr_why((const char *)vn->data.scalar.value, &out->addr, true,
-						why, sizeof(why)) != VEER_OK) {
+			if (veer_parse_addr_why((const char *)vn->data.scalar.value, &out->addr,
+						true, why, sizeof(why)) != VEER_OK) {
 				veer_cfg_error(w, &vn->start_mark, "%s.address: bad address %s: %s",
 					       ci, veer_cfg_kind(g, sizeof(g), vn), why);
 				*ok = false;
@@ -273,8 +275,8 @@ static void parse_item(struct veer_cfg_walk *w, const yaml_node_t *item, size_t 
 	}
 }
 
-int veer_endpoints_parse(const char *name, const char *data, size_t len,
-			 struct veer_endpoint **out, size_t *n, struct veer_errors *errs)
+int veer_endpoints_parse(const char *name, const char *data, size_t len, struct veer_endpoint **out,
+			 size_t *n, struct veer_errors *errs)
 {
 	struct veer_cfg_walk w = { .name = name, .errs = errs };
 	struct veer_endpoint *e = NULL;
@@ -427,7 +429,8 @@ static void set_result(struct source *s, struct veer_endpoint *found, size_t n)
 		return;
 	}
 	veer_info("discovery: pool %s: %zu endpoint%s from %s (added: %s; removed: %s)", s->pool, n,
-		  n == 1 ? "" : "s", s->label, diff_text(added, sizeof(added), found, n, s->set, s->nset),
+		  n == 1 ? "" : "s", s->label,
+		  diff_text(added, sizeof(added), found, n, s->set, s->nset),
 		  diff_text(removed, sizeof(removed), s->set, s->nset, found, n));
 	free(s->set);
 	s->set = found;
@@ -442,10 +445,13 @@ static void set_failure(struct source *s, const char *why)
 	bool news = s->fail_streak++ == 0 || strcmp(why, s->last_why) != 0;
 
 	counter_for(s->d, s->pool)->errors++;
-	if (news || veer_log_enabled(VEER_LOG_DEBUG))
+	if (s->nset > 0 && (news || veer_log_enabled(VEER_LOG_DEBUG)))
 		veer_log(news ? VEER_LOG_WARN : VEER_LOG_DEBUG,
-			 "discovery: pool %s: %s: %s; %s%zu endpoint%s", s->pool, s->label, why,
-			 s->nset ? "keeping the last " : "", s->nset, s->nset == 1 ? "" : "s");
+			 "discovery: pool %s: %s: %s; keeping the last %zu endpoint%s", s->pool,
+			 s->label, why, s->nset, s->nset == 1 ? "" : "s");
+	else if (news || veer_log_enabled(VEER_LOG_DEBUG))
+		veer_log(news ? VEER_LOG_WARN : VEER_LOG_DEBUG,
+			 "discovery: pool %s: %s: %s; no endpoints yet", s->pool, s->label, why);
 	snprintf(s->last_why, sizeof(s->last_why), "%s", why);
 }
 
@@ -574,11 +580,11 @@ static void lookup_cb(int result, char type, int count, int ttl, void *addresses
 		;
 	*pp = l->next;
 	s->pending--;
-	if (result == DNS_ERR_NONE && count > 0 &&
-	    (type == DNS_IPv4_A || type == DNS_IPv6_AAAA)) {
+	if (result == DNS_ERR_NONE && count > 0 && (type == DNS_IPv4_A || type == DNS_IPv6_AAAA)) {
 		for (int i = 0; i < count; i++) {
-			veer_dns_make_addr(&a, (const uint8_t *)addresses + i * (type == DNS_IPv4_A ? 4 : 16),
-					   type == DNS_IPv4_A ? 4 : 16, l->port);
+			veer_dns_make_addr(
+				&a, (const uint8_t *)addresses + i * (type == DNS_IPv4_A ? 4 : 16),
+				type == DNS_IPv4_A ? 4 : 16, l->port);
 			add_found(s, &a, l->weight);
 		}
 		if (ttl >= 0 && (uint32_t)ttl < s->ttl)
@@ -778,7 +784,8 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 		next_try(s, "timed out");
 	} else {
 		struct timeval tv = { .tv_sec = (time_t)((s->udp_deadline - now) / 1000),
-				      .tv_usec = (suseconds_t)((s->udp_deadline - now) % 1000) * 1000 };
+				      .tv_usec = (suseconds_t)((s->udp_deadline - now) % 1000) *
+						 1000 };
 		event_add(s->udp_ev, &tv);
 	}
 }
@@ -860,9 +867,8 @@ static void system_resolvers(struct source *s)
 			s->nresolvers++;
 	if (f != NULL)
 		fclose(f);
-	if (s->nresolvers == 0 &&
-	    veer_parse_resolver("127.0.0.1", &s->resolvers[s->nresolvers], why, sizeof(why)) ==
-		    VEER_OK)
+	if (s->nresolvers == 0 && veer_parse_resolver("127.0.0.1", &s->resolvers[s->nresolvers],
+						      why, sizeof(why)) == VEER_OK)
 		s->nresolvers++;
 }
 
@@ -970,8 +976,8 @@ static void file_timer_cb(evutil_socket_t fd, short what, void *arg)
 static char *key_of(const struct veer_pool_conf *p)
 {
 	const struct veer_discovery_conf *c = &p->discovery;
-	size_t cap = 512 + (c->dns_name ? strlen(c->dns_name) : 0) +
-		     (c->file ? strlen(c->file) : 0);
+	size_t cap =
+		512 + (c->dns_name ? strlen(c->dns_name) : 0) + (c->file ? strlen(c->file) : 0);
 	char *k;
 	size_t o;
 

@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #define HEADER_LEN 12
-#define RR_MIN_LEN 11 /* a root owner (1) + type, class, ttl, rdlength (10) */
+#define RR_MIN_LEN 11     /* a root owner (1) + type, class, ttl, rdlength (10) */
 #define NAME_WIRE_MAX 255 /* RFC 1035 section 2.3.4 */
 #define CLASS_IN 1
 
@@ -39,8 +39,7 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-size_t veer_dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
-			    uint16_t qtype)
+size_t veer_dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name, uint16_t qtype)
 {
 	size_t nlen = strlen(name), o = HEADER_LEN, wire = 1;
 	const char *p = name, *end;
@@ -55,8 +54,8 @@ size_t veer_dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *n
 		return 0;
 	memset(buf, 0, HEADER_LEN);
 	put16(buf, id);
-	buf[2] = 0x01; /* RD: recursion desired */
-	put16(buf + 4, 1); /* QDCOUNT */
+	buf[2] = 0x01;      /* RD: recursion desired */
+	put16(buf + 4, 1);  /* QDCOUNT */
 	put16(buf + 10, 1); /* ARCOUNT: the OPT record */
 	while (p < end) {
 		const char *dot = memchr(p, '.', (size_t)(end - p));
@@ -166,8 +165,8 @@ static void push_rr(struct veer_dns_rr **arr, size_t *n, const struct veer_dns_r
 
 /* Parse the record at *POS; keep it in *ARR when KEEP and it is one veer
  * reads.  *KEPT counts the records kept over the message. */
-static int parse_rr(const uint8_t *m, size_t len, size_t *pos, bool keep,
-		    struct veer_dns_rr **arr, size_t *n, size_t *kept, const char **why)
+static int parse_rr(const uint8_t *m, size_t len, size_t *pos, bool keep, struct veer_dns_rr **arr,
+		    size_t *n, size_t *kept, const char **why)
 {
 	struct veer_dns_rr rr;
 	uint16_t cls, rdlen;
@@ -325,8 +324,8 @@ bool veer_dns_name_eq(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-size_t veer_dns_srv_targets(const struct veer_dns_msg *m, struct veer_dns_target *out,
-			    size_t max, uint32_t *ttl)
+size_t veer_dns_srv_targets(const struct veer_dns_msg *m, struct veer_dns_target *out, size_t max,
+			    uint32_t *ttl)
 {
 	uint32_t best = UINT32_MAX, maxw = 0;
 	size_t i, n = 0;
@@ -389,8 +388,8 @@ void veer_dns_make_addr(struct veer_addr *out, const uint8_t *a, size_t len, uin
 }
 
 /* Addresses for NAME among the N records of RRS. */
-static size_t addresses_in(const struct veer_dns_rr *rrs, size_t n, const char *name,
-			   uint16_t port, struct veer_addr *out, size_t max, uint32_t *ttl)
+static size_t addresses_in(const struct veer_dns_rr *rrs, size_t n, const char *name, uint16_t port,
+			   struct veer_addr *out, size_t max, uint32_t *ttl)
 {
 	size_t k = 0;
 

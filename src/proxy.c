@@ -77,11 +77,12 @@ static void pin_request(struct veer_client *c)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		c->t_wall = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	}
-	if (l->max_headers > c->max_hdrs) {
-		/* limits.headers grew in a reload */
-		free(c->hdrs);
-		c->hdrs = veer_xcalloc(l->max_headers, sizeof(*c->hdrs));
-		c->max_hdrs = (uint32_t)l->max_headers;
+	/* The header table comes from the worker's spares for the time of
+	 * the request: an idle connection holds none (memory per idle
+	 * connection). */
+	if (c->hdrs == NULL || l->max_headers > c->max_hdrs) {
+		veer_worker_put_hdrs(c->w, c->hdrs, c->max_hdrs);
+		c->hdrs = veer_worker_get_hdrs(c->w, (uint32_t)l->max_headers, &c->max_hdrs);
 	}
 	c->req.hdrs = c->hdrs;
 	c->req.max_hdrs = (uint32_t)l->max_headers;
@@ -89,6 +90,11 @@ static void pin_request(struct veer_client *c)
 
 static void unpin_request(struct veer_client *c)
 {
+	veer_worker_put_hdrs(c->w, c->hdrs, c->max_hdrs);
+	c->hdrs = NULL;
+	c->max_hdrs = 0;
+	c->req.hdrs = NULL;
+	c->req.max_hdrs = 0;
 	if (c->gen != NULL) {
 		veer_gen_unpin(c->w, c->gen);
 		c->gen = NULL;
@@ -187,7 +193,8 @@ void veer_client_close(struct veer_client *c)
 	event_del(&c->rev);
 	event_del(&c->wev);
 	event_del(&c->timer);
-	event_del(&c->retry_ev);
+	if (c->retry_ev != NULL)
+		event_del(c->retry_ev);
 	if (c->ssl != NULL) {
 		/* One non-blocking close_notify keeps the session resumable. */
 		if (SSL_is_init_finished(c->ssl))
@@ -210,10 +217,13 @@ void veer_client_free(struct veer_client *c)
 {
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
-	evbuffer_free(c->replay);
-	evbuffer_free(c->resend);
+	if (c->replay != NULL)
+		evbuffer_free(c->replay);
+	if (c->resend != NULL)
+		evbuffer_free(c->resend);
+	if (c->retry_ev != NULL)
+		event_free(c->retry_ev);
 	free(c->logbuf);
-	free(c->hdrs);
 	c->magic = 0;
 	free(c);
 }
@@ -299,7 +309,8 @@ static void end_attempts(struct veer_client *c)
 	c->retry_counted = false;
 	wp->requests_inflight--;
 	c->wp = NULL;
-	event_del(&c->retry_ev);
+	if (c->retry_ev != NULL)
+		event_del(c->retry_ev);
 	veer_wpool_unref(c->w, wp);
 }
 
@@ -356,8 +367,10 @@ static void finish_request(struct veer_client *c)
 	veer_msg_reset(&c->req);
 	llhttp_reset(&c->parser);
 	c->req_id[0] = '\0';
-	evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
-	evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
+	if (c->replay != NULL)
+		evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
+	if (c->resend != NULL)
+		evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
 	/* The next request picks up the generation current then. */
 	unpin_request(c);
 	set_state(c, VEER_CS_IDLE);
@@ -519,6 +532,9 @@ static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
 
 	if (!c->keep_replay || n == 0)
 		return;
+	/* Made on first use: a connection that never needs it holds none. */
+	if (c->replay == NULL && (c->replay = evbuffer_new()) == NULL)
+		abort(); /* out-of-memory policy: see common.h */
 	if (evbuffer_get_length(c->replay) + n > VEER_REPLAY_MAX) {
 		c->keep_replay = false;
 		evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
@@ -563,7 +579,7 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 		memcpy(c->trace_id, trace, 33);
 
 	u->resp.skip_body = c->is_head;
-	if (evbuffer_get_length(c->resend) > 0) {
+	if (c->resend != NULL && evbuffer_get_length(c->resend) > 0) {
 		/* A retry: the request as first sent (head and body so far). */
 		evbuffer_add_buffer(u->out, c->resend);
 		return;
@@ -833,10 +849,14 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 	/* The bytes to send again: all of them are still in u->out when the
 	 * connection never came up; else the replay copy must hold the
 	 * whole request so far. */
+	if (c->resend == NULL && (c->resend = evbuffer_new()) == NULL)
+		abort(); /* out-of-memory policy: see common.h */
+	if (c->retry_ev == NULL && (c->retry_ev = event_new(c->w->base, -1, 0, retry_cb, c)) == NULL)
+		abort();
 	evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
 	if (nothing_sent) {
 		evbuffer_add_buffer(c->resend, u->out);
-	} else if (c->keep_replay) {
+	} else if (c->keep_replay && c->replay != NULL) {
 		struct evbuffer_iovec v[16];
 		int nv = evbuffer_peek(c->replay, -1, NULL, v, 16), i;
 		if (nv > 16)
@@ -861,7 +881,7 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 	pause_read(c);
 	tv.tv_sec = (time_t)(delay / 1000);
 	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
-	event_add(&c->retry_ev, &tv);
+	event_add(c->retry_ev, &tv);
 	return true;
 }
 
@@ -1284,17 +1304,12 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 	}
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
-	c->replay = evbuffer_new();
-	c->resend = evbuffer_new();
-	if (c->in == NULL || c->out == NULL || c->replay == NULL || c->resend == NULL)
+	if (c->in == NULL || c->out == NULL)
 		abort(); /* out-of-memory policy: see common.h */
-	c->hdrs = veer_xcalloc(l->max_headers, sizeof(*c->hdrs));
-	c->max_hdrs = (uint32_t)l->max_headers;
-	veer_msg_init(&c->req, &c->parser, HTTP_REQUEST, c->hdrs, c->max_hdrs);
+	veer_msg_init(&c->req, &c->parser, HTTP_REQUEST, NULL, 0);
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	event_assign(&c->timer, w->base, -1, 0, client_timer_cb, c);
-	event_assign(&c->retry_ev, w->base, -1, 0, retry_cb, c);
 	event_add(&c->rev, NULL);
 	c->state = VEER_CS_IDLE;
 	if (l->tls.enabled) {

@@ -285,6 +285,51 @@ static void build_pools(struct veer_worker *w, struct veer_wpool **old_map, size
 	w->pool_map = map;
 }
 
+/* ---- spare header tables ------------------------------------------------ */
+
+/* A spare header table; the entries follow. */
+struct hdr_block {
+	struct hdr_block *next;
+	uint32_t cap;
+};
+
+struct veer_hdr *veer_worker_get_hdrs(struct veer_worker *w, uint32_t want, uint32_t *cap)
+{
+	struct hdr_block **pp, *b;
+
+	for (pp = &w->spare_hdrs; (b = *pp) != NULL; pp = &b->next) {
+		if (b->cap >= want) {
+			*pp = b->next;
+			w->nspare_hdrs--;
+			*cap = b->cap;
+			return (struct veer_hdr *)(b + 1);
+		}
+	}
+	b = veer_xmalloc(sizeof(*b) + (size_t)want * sizeof(struct veer_hdr));
+	b->cap = want;
+	*cap = want;
+	return (struct veer_hdr *)(b + 1);
+}
+
+void veer_worker_put_hdrs(struct veer_worker *w, struct veer_hdr *hdrs, uint32_t cap)
+{
+	struct hdr_block *b;
+
+	if (hdrs == NULL)
+		return;
+	b = (struct hdr_block *)hdrs - 1;
+	b->cap = cap;
+	/* Spares for the requests in flight at a busy moment; beyond that,
+	 * the memory goes back. */
+	if (w->nspare_hdrs >= 256) {
+		free(b);
+		return;
+	}
+	b->next = w->spare_hdrs;
+	w->spare_hdrs = b;
+	w->nspare_hdrs++;
+}
+
 /* ---- loop plumbing ------------------------------------------------------ */
 
 static void gc_cb(evutil_socket_t fd, short what, void *arg)
@@ -589,6 +634,11 @@ void veer_worker_fini(struct veer_worker *w)
 	if (w->cur != NULL)
 		veer_gen_unpin(w, w->cur);
 	w->cur = NULL;
+	while (w->spare_hdrs != NULL) {
+		struct hdr_block *b = w->spare_hdrs;
+		w->spare_hdrs = b->next;
+		free(b);
+	}
 	if (w->alog != NULL)
 		veer_accesslog_free(w->alog); /* flushes */
 	w->alog = NULL;

@@ -98,8 +98,8 @@ bool veer_endpoints_equal(const struct veer_endpoint *a, size_t na, const struct
  * list of {address: host:port, weight: 0..1000 (default 1)}.  VEER_OK with
  * *OUT (malloc'd, the caller frees; NULL when empty) and *N, normalized; or
  * VEER_ERR with every problem in ERRS as "NAME:LINE:COL: message". */
-int veer_endpoints_parse(const char *name, const char *data, size_t len,
-			 struct veer_endpoint **out, size_t *n, struct veer_errors *errs);
+int veer_endpoints_parse(const char *name, const char *data, size_t len, struct veer_endpoint **out,
+			 size_t *n, struct veer_errors *errs);
 
 /* Append the N endpoints E to POOL's servers (skipping addresses the pool
  * lists already) and rebuild the balancer's data (the hash ring). */

@@ -35,8 +35,8 @@
 
 struct veer_dns_rr {
 	char name[VEER_DNS_NAME_MAX]; /* owner, as sent (compare case-insensitively) */
-	uint16_t type;                 /* VEER_DNS_TYPE_A, _AAAA or _SRV */
-	uint32_t ttl;                  /* seconds; a TTL with the top bit set reads 0 */
+	uint16_t type;                /* VEER_DNS_TYPE_A, _AAAA or _SRV */
+	uint32_t ttl;                 /* seconds; a TTL with the top bit set reads 0 */
 	union {
 		uint8_t a[4];
 		uint8_t aaaa[16];
@@ -52,13 +52,13 @@ struct veer_dns_rr {
  * additional sections apart, authority skipped. */
 struct veer_dns_msg {
 	uint16_t id;
-	bool tc;                     /* truncated: ask again over TCP */
-	uint8_t rcode;               /* 0 = no error, 3 = no such name ... */
+	bool tc;       /* truncated: ask again over TCP */
+	uint8_t rcode; /* 0 = no error, 3 = no such name ... */
 	char qname[VEER_DNS_NAME_MAX];
 	uint16_t qtype;
-	struct veer_dns_rr *an;      /* answer section */
+	struct veer_dns_rr *an; /* answer section */
 	size_t nan;
-	struct veer_dns_rr *ar;      /* additional section */
+	struct veer_dns_rr *ar; /* additional section */
 	size_t nar;
 };
 
@@ -96,8 +96,8 @@ struct veer_dns_target {
  * all 0 gets 1 each (RFC 2782: then every target is equally likely).
  * Writes at most MAX into OUT; returns how many; *TTL becomes the smallest
  * TTL of the records used (unchanged when none). */
-size_t veer_dns_srv_targets(const struct veer_dns_msg *m, struct veer_dns_target *out,
-			    size_t max, uint32_t *ttl);
+size_t veer_dns_srv_targets(const struct veer_dns_msg *m, struct veer_dns_target *out, size_t max,
+			    uint32_t *ttl);
 
 /* The addresses M gives for NAME in A and AAAA records of its answer and
  * additional sections (glue), with PORT: at most MAX into OUT; returns how

@@ -105,9 +105,9 @@ struct veer_client {
 	struct veer_pool_conf *pool;
 	char ip[48];
 	char req_id[40];     /* generated X-Request-Id for this request, or "" */
-	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX) */
-	struct evbuffer *resend; /* the bytes a retry sends first */
-	struct event retry_ev;   /* backoff before a retry */
+	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX), or NULL */
+	struct evbuffer *resend; /* the bytes a retry sends first, or NULL */
+	struct event *retry_ev;  /* backoff before a retry (made on the first one) */
 	struct veer_wpool *wp;   /* pool of the proxied request (one reference), or NULL */
 	uint64_t tried;          /* servers tried for this request (bit = index < 64) */
 	uint32_t tries;          /* attempts made for this request */

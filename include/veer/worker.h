@@ -47,6 +47,8 @@
 
 struct veer_client;
 struct veer_upstream;
+struct veer_hdr;
+struct hdr_block;
 struct veer_registry;
 struct veer_health;
 struct veer_discovery;
@@ -155,6 +157,8 @@ struct veer_worker {
 	char id_prefix[17];            /* random per worker: request ids are unique */
 	struct veer_stats *stats;      /* this worker's metrics shard (owned by proc) */
 	struct veer_accesslog *alog;   /* this worker's access log buffer, or NULL */
+	struct hdr_block *spare_hdrs;  /* header tables not in use (a free list) */
+	uint32_t nspare_hdrs;
 };
 
 /* The whole process: config, workers, control loop. */
@@ -254,6 +258,12 @@ void veer_worker_schedule_gc(struct veer_worker *w);
 /* A client of LS closed: accepting resumes below max_clients, a retired
  * socket goes away with its last client. */
 void veer_worker_client_closed(struct veer_worker *w, struct veer_lsock *ls);
+
+/* A header table of at least WANT entries for a request (*CAP gets its
+ * size), from the worker's spares when it has one; give it back with
+ * veer_worker_put_hdrs (HDRS may be NULL). */
+struct veer_hdr *veer_worker_get_hdrs(struct veer_worker *w, uint32_t want, uint32_t *cap);
+void veer_worker_put_hdrs(struct veer_worker *w, struct veer_hdr *hdrs, uint32_t cap);
 
 /* Generation pins (worker thread only). */
 struct veer_gen *veer_gen_pin(struct veer_gen *g);

@@ -35,12 +35,22 @@ def find_dnsmasq():
     return None
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def free_port():
+    """A loopback port free for both UDP and TCP (dnsmasq takes both)."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            t.bind(('127.0.0.1', 0))
+            port = t.getsockname()[1]
+            u.bind(('127.0.0.1', port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise AssertionError('no free port for dnsmasq')
 
 
 def dns_query(port, name, qtype=33, timeout=0.2):
@@ -61,7 +71,8 @@ def dns_query(port, name, qtype=33, timeout=0.2):
 
 class Dnsmasq:
     """dnsmasq on 127.0.0.1:PORT (UDP and TCP), no upstream, no hosts file,
-    only the records given as options."""
+    only the records given as options; authoritative for .test (unknown
+    names there get NXDOMAIN)."""
 
     def __init__(self, port, logdir):
         self.port = port
@@ -75,7 +86,8 @@ class Dnsmasq:
         self.proc = subprocess.Popen(
             [find_dnsmasq(), '--no-daemon', '--conf-file=/dev/null', '--pid-file=',
              '--port=%d' % self.port, '--listen-address=127.0.0.1', '--bind-interfaces',
-             '--no-resolv', '--no-hosts', '--local-ttl=0', '--log-queries', *records],
+             '--no-resolv', '--no-hosts', '--local=/test/', '--local-ttl=0', '--log-queries',
+             *records],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_until(lambda: dns_query(self.port, SRV_NAME) or self.proc.poll() is not None, 5,
@@ -126,7 +138,7 @@ class DiscoveryTest(veertest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def dnsmasq(self):
-        d = Dnsmasq(free_udp_port(), self.tmp)
+        d = Dnsmasq(free_port(), self.tmp)
         self.addCleanup(d.stop)
         return d
 

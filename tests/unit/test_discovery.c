@@ -58,8 +58,8 @@ static void wptr(struct mb *m, unsigned off)
 	u16(m, 0xc000 | off);
 }
 
-static void header(struct mb *m, unsigned id, unsigned flags, unsigned qd, unsigned an,
-		   unsigned ns, unsigned ar)
+static void header(struct mb *m, unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns,
+		   unsigned ar)
 {
 	m->n = 0;
 	u16(m, id);
@@ -142,17 +142,17 @@ Test(dns, build_query_bytes)
 	uint8_t buf[512], dot[512];
 	size_t n = veer_dns_build_query(buf, sizeof(buf), 0xbeef, SRV_NAME, VEER_DNS_TYPE_SRV);
 	static const uint8_t want[] = {
-		0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1, /* header: RD, 1 question, 1 OPT */
-		5, '_', 'h', 't', 't', 'p', 4, '_', 't', 'c', 'p', 3, 'a', 'p', 'i', 4, 't', 'e',
-		's', 't', 0, 0, 33, 0, 1, /* question */
-		0, 0, 41, 0x10, 0x00, 0, 0, 0, 0, 0, 0, /* OPT: 4096 bytes */
+		0xbe, 0xef, 0x01, 0x00, 0,    1,   0,   0,   0,   0,   0,   1, /* header: RD, 1 question, 1 OPT */
+		5,    '_',  'h',  't',  't',  'p', 4,   '_', 't', 'c', 'p', 3, 'a',
+		'p',  'i',  4,    't',  'e',  's', 't', 0,   0,   33,  0,   1, /* question */
+		0,    0,    41,   0x10, 0x00, 0,   0,   0,   0,   0,   0,      /* OPT: 4096 bytes */
 	};
 
 	cr_assert_eq(n, sizeof(want));
 	cr_assert(memcmp(buf, want, n) == 0);
 	/* a trailing dot names the same */
-	cr_assert_eq(veer_dns_build_query(dot, sizeof(dot), 0xbeef, SRV_NAME ".",
-					  VEER_DNS_TYPE_SRV), n);
+	cr_assert_eq(
+		veer_dns_build_query(dot, sizeof(dot), 0xbeef, SRV_NAME ".", VEER_DNS_TYPE_SRV), n);
 	cr_assert(memcmp(buf, dot, n) == 0);
 }
 
@@ -579,10 +579,10 @@ static void expect_file_errors(const char *text, const char *const *want, size_t
 	veer_errors_free(&errs);
 }
 
-#define FILE_ERR(text, ...)                                                         \
-	do {                                                                        \
-		static const char *const w_[] = { __VA_ARGS__ };                    \
-		expect_file_errors(text, w_, sizeof(w_) / sizeof(w_[0]));          \
+#define FILE_ERR(text, ...)                                               \
+	do {                                                              \
+		static const char *const w_[] = { __VA_ARGS__ };          \
+		expect_file_errors(text, w_, sizeof(w_) / sizeof(w_[0])); \
 	} while (0)
 
 Test(endpoints, file_errors_have_line_and_column)
