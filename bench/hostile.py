@@ -773,7 +773,8 @@ def md(text):
 
 def report(cases, names, versions, results, show_bytes, title):
     lines = ['### %s' % title, '',
-             '| case | request | class | rule (RFC) | %s |' % ' | '.join(versions[n] for n in names),
+             '| case | request | class | rule (RFC) | %s |'
+             % ' | '.join(versions[n] for n in names),
              '|---|---|---|---|%s' % ('---|' * len(names))]
     for case in cases:
         row = [case[0], md(case[1]), case[3], md(case[4])]

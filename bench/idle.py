@@ -2,7 +2,7 @@
 """bench/idle.py: what an idle keep-alive client connection costs in memory,
 veer beside HAProxy and nginx.
 
-    python3 bench/idle.py                      # 10,000 connections (or the most the fd limit allows)
+    python3 bench/idle.py                      # 10,000 connections, or what the fd limit allows
     python3 bench/idle.py --conns 5000 --proxies veer,haproxy
 
 Each proxy (one worker, one thread) is started alone in front of a small

@@ -137,6 +137,23 @@ static bool is_token(const char *s, size_t n)
 	return true;
 }
 
+/* Host's value: host[:port], a reg-name, IPv4 or [IPv6] (RFC 3986 §3.2):
+ * unreserved, pct-encoded, sub-delims, ':' and brackets; no spaces, no
+ * slashes, no userinfo. */
+static bool is_authority(const char *v, size_t n)
+{
+	static const char extra[] = "-._~!$&'()*+,;=:[]%";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch != 0 && memchr(extra, ch, sizeof(extra) - 1) != NULL)))
+			return false;
+	}
+	return true;
+}
+
 /* Does a Connection value name a header other than the usual options
  * (close, keep-alive, upgrade)?  Only then must every header be checked
  * against it (RFC 9110 §7.6.1). */
@@ -210,8 +227,9 @@ static int on_header_value_complete(llhttp_t *p)
 	switch (h->name.len) {
 	case 4:
 		if (veer_token_eq(name, 4, "host")) {
-			/* A second Host is a 400 (RFC 9112 §3.2). */
-			if (m->host >= 0 && p->type == HTTP_REQUEST)
+			/* A second Host, or one that is not an authority, is a
+			 * 400 (RFC 9112 §3.2, RFC 3986 §3.2). */
+			if (p->type == HTTP_REQUEST && (m->host >= 0 || !is_authority(val, h->value.len)))
 				return -1;
 			m->host = (int32_t)m->nhdrs;
 			m->flags |= VEER_H_HOST;
@@ -370,6 +388,11 @@ static bool head_is_clean(llhttp_t *p, struct veer_msg *m, const char *buf)
 	 * 8.1 takes a bare CR as a line end (CVE-2023-30589). */
 	while ((cr = memchr(pos, '\r', (size_t)(end - pos))) != NULL) {
 		if (cr + 1 >= end || cr[1] != '\n')
+			return false;
+		/* A line starting with SP or HTAB continues the previous one:
+		 * obs-fold, refused wherever it is (RFC 9112 §5.2); llhttp
+		 * unfolds some fields (Transfer-Encoding) silently. */
+		if (cr + 2 < end && (cr[2] == ' ' || cr[2] == '\t'))
 			return false;
 		pos = cr + 2;
 	}

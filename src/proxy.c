@@ -90,6 +90,10 @@ static void pin_request(struct veer_client *c)
 
 static void unpin_request(struct veer_client *c)
 {
+	/* The access log's copies are per request too: an idle connection
+	 * holds none. */
+	free(c->logbuf);
+	c->logbuf = NULL;
 	veer_worker_put_hdrs(c->w, c->hdrs, c->max_hdrs);
 	c->hdrs = NULL;
 	c->max_hdrs = 0;

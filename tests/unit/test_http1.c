@@ -164,6 +164,10 @@ Test(http1, framing_lookalikes_and_bare_cr_are_rejected)
 		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"OPTIONS * RTSP/1.0\r\nHost: a\r\n\r\n",
 		"GET /a\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+		/* found by bench/hostile.py: llhttp unfolds these silently */
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
 	};
 	size_t i;
 
