@@ -89,9 +89,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 }
 
 /* Does the comma-separated list V (LEN bytes) contain TOKEN? */
-static bool list_has(const char *v, size_t len, const char *token)
+/* The next element of the comma-separated list V (LEN bytes) from *POS
+ * (RFC 9110 §5.6.1: empty elements and OWS skipped): true with *ELEM and *ELEN,
+ * or false at the end. */
+static bool next_elem(const char *v, size_t len, size_t *pos, const char **elem, size_t *elen)
 {
-	size_t i = 0, start, end;
+	size_t i = *pos, start, end;
 
 	while (i < len) {
 		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -102,9 +105,25 @@ static bool list_has(const char *v, size_t len, const char *token)
 		end = i;
 		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
 			end--;
-		if (end > start && veer_token_eq(v + start, end - start, token))
+		if (end > start) {
+			*pos = i;
+			*elem = v + start;
+			*elen = end - start;
 			return true;
+		}
 	}
+	*pos = i;
+	return false;
+}
+
+static bool list_has(const char *v, size_t len, const char *token)
+{
+	const char *e;
+	size_t pos = 0, n;
+
+	while (next_elem(v, len, &pos, &e, &n))
+		if (veer_token_eq(e, n, token))
+			return true;
 	return false;
 }
 
@@ -159,22 +178,13 @@ static bool is_authority(const char *v, size_t n)
  * against it (RFC 9110 §7.6.1). */
 static bool names_other_headers(const char *v, size_t len)
 {
-	size_t i = 0, start, end;
+	const char *e;
+	size_t pos = 0, n;
 
-	while (i < len) {
-		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		start = i;
-		while (i < len && v[i] != ',')
-			i++;
-		end = i;
-		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-			end--;
-		if (end > start && !veer_token_eq(v + start, end - start, "close") &&
-		    !veer_token_eq(v + start, end - start, "keep-alive") &&
-		    !veer_token_eq(v + start, end - start, "upgrade"))
+	while (next_elem(v, len, &pos, &e, &n))
+		if (!veer_token_eq(e, n, "close") && !veer_token_eq(e, n, "keep-alive") &&
+		    !veer_token_eq(e, n, "upgrade"))
 			return true;
-	}
 	return false;
 }
 
