@@ -1141,9 +1141,23 @@ static void parse_head(struct veer_client *c)
 	buf = (const char *)evbuffer_pullup(c->in, (ssize_t)want);
 	rc = veer_http1_parse_head(&c->parser, &c->req, buf, want, &status);
 	if (rc == VEER_AGAIN) {
+		uint64_t elapsed;
 		if (want >= lconf(c)->header_bytes) {
 			c->keep_alive = false;
 			respond_error(c, 431, true);
+			return;
+		}
+		/* Minimum receive rate: a head still arriving after
+		 * VEER_HEAD_RATE_GRACE must have come at VEER_HEAD_MIN_RATE
+		 * bytes/s on average, or it is a slowloris: 408 and close,
+		 * without waiting for the whole header timeout. */
+		elapsed = mono_us() - c->t_start;
+		if (elapsed > VEER_HEAD_RATE_GRACE_US &&
+		    (uint64_t)want * 1000000u < (uint64_t)VEER_HEAD_MIN_RATE * elapsed) {
+			veer_debug("client %s: request head at %llu bytes in %llums: too slow", c->ip,
+				   (unsigned long long)want, (unsigned long long)(elapsed / 1000));
+			c->keep_alive = false;
+			respond_error(c, 408, true);
 		}
 		return;
 	}

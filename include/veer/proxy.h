@@ -37,6 +37,11 @@
 #define VEER_LOW_WATER (64u * 1024u)
 /* Most bytes read from a socket in one go. */
 #define VEER_READ_CHUNK (16u * 1024u)
+/* A request head still incomplete after the grace period must have come at
+ * this many bytes per second on average (slowloris defence; the header
+ * timeout still bounds the whole head). */
+#define VEER_HEAD_RATE_GRACE_US 2000000u
+#define VEER_HEAD_MIN_RATE 64u
 /* Requests (head and body) up to this size are kept for retries; larger
  * ones are retried only when nothing was sent (a connect failure). */
 #define VEER_REPLAY_MAX (64u * 1024u)

@@ -96,6 +96,47 @@ class LimitsTest(veertest.TestCase):
             r = c.read_response()
             self.assertVeerError(r, 408)
 
+    def test_slow_head_rate_408_before_the_header_timeout(self):
+        # With a long header timeout, a head trickling in at a few bytes per
+        # second is cut off by the minimum receive rate (64 B/s once the
+        # head has taken 2 s), long before the timeout.
+        b = self.backend('b2')
+        v = self.veer(make_config(
+            [b.address], listener_opts={'timeouts': '{ header: 30s }'}))
+        with Client(v.port()) as c:
+            t0 = time.monotonic()
+            c.send(b'GET /json HTTP/1.1\r\n')
+            got = False
+            while time.monotonic() - t0 < 10 and not got:
+                got = c.readable_within(0.5)
+                if not got:
+                    try:
+                        c.send(b'X')  # about 2 bytes per second
+                    except OSError:
+                        break
+            elapsed = time.monotonic() - t0
+            self.assertTrue(got, 'no answer to a head at ~2 bytes/s within 10 s')
+            self.assertGreaterEqual(elapsed, 1.9)
+            self.assertLess(elapsed, 6.0)
+            r = c.read_response()
+            self.assertVeerError(r, 408)
+            self.assertTrue(c.wait_closed(3))
+        self.assertEqual(b.received(), [])
+
+    def test_fast_enough_slow_head_is_served(self):
+        # A slow but steady client (a head over ~2.5 s at well above 64 B/s)
+        # is served.
+        b = self.backend('b3')
+        v = self.veer(make_config(
+            [b.address], listener_opts={'timeouts': '{ header: 30s }'}))
+        head = b'GET /json HTTP/1.1\r\nHost: a\r\n' + b'X-Pad: ' + b'p' * 400 + b'\r\n\r\n'
+        with Client(v.port()) as c:
+            for i in range(0, len(head), 50):
+                c.send(head[i:i + 50])
+                time.sleep(0.25)  # pacing the client itself, not waiting for veer
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+
     def test_idle_keepalive_closed(self):
         with Client(self.v.port()) as c:
             self.assertEqual(c.get('/json').status, 200)
