@@ -8,6 +8,23 @@
 #include <string.h>
 #include <strings.h>
 
+/* tchar of RFC 9110 §5.6.2: what a field name may hold.  llhttp 8.1
+ * lets a space through. */
+static const uint8_t tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static struct veer_msg *msg_of(llhttp_t *p)
 {
 	return p->data;
@@ -43,8 +60,16 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct veer_msg *m = msg_of(p);
 	struct veer_hdr *h;
 
-	if (m->in_body)
-		return 0; /* trailer fields travel with the body, unparsed */
+	if (m->in_body) {
+		/* Trailer fields travel with the body, unparsed, but their
+		 * names must be tokens as any field name (RFC 9112 §5.1,
+		 * §7.1.2): no space before the colon, no CTL. */
+		size_t i;
+		for (i = 0; i < len; i++)
+			if (!tchar[(unsigned char)at[i]])
+				return -1;
+		return 0;
+	}
 
 	if (!m->field_open) {
 		if (m->nhdrs >= m->max_hdrs) {
@@ -76,8 +101,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	struct veer_msg *m = msg_of(p);
 	struct veer_hdr *h = &m->hdrs[m->nhdrs];
 
-	if (m->in_body)
-		return 0; /* trailer fields travel with the body, unparsed */
+	if (m->in_body) {
+		/* A trailer value folded over lines is refused (RFC 9112
+		 * §5.2): llhttp hands the continuation over as a value piece
+		 * starting right after the line break. */
+		char prev = at > m->walk_start ? at[-1] : m->tail[3];
+		if (prev == '\n' || memchr(at, '\n', len) != NULL || memchr(at, '\r', len) != NULL)
+			return -1;
+		return 0;
+	}
 
 	if (!m->value_open) {
 		h->value.off = off_of(m, at);
@@ -126,23 +158,6 @@ static bool list_has(const char *v, size_t len, const char *token)
 			return true;
 	return false;
 }
-
-/* tchar of RFC 9110 §5.6.2: what a field name may hold.  llhttp 8.1
- * lets a space through. */
-static const uint8_t tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-	['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
-};
 
 static bool is_token(const char *s, size_t n)
 {
@@ -381,52 +396,72 @@ void veer_msg_reset(struct veer_msg *msg)
 	msg->body_sink = sink;
 }
 
-static int error_status(llhttp_t *p, const struct veer_msg *m)
+static int error_status(llhttp_t *p, const struct veer_msg *m, const char *buf, size_t len)
 {
-	(void)p;
-	return m->too_many ? 431 : 400;
+	const char *eol, *v;
+
+	if (m->too_many)
+		return 431;
+	/* llhttp 8.1 knows only some versions: a well-formed request line
+	 * naming another major version ("HTTP/3.0") is a 505 (RFC 9110
+	 * §15.6.6), anything else a 400. */
+	if (llhttp_get_errno(p) == HPE_INVALID_VERSION && p->type == HTTP_REQUEST &&
+	    (eol = memchr(buf, '\r', len)) != NULL && eol - buf >= 9) {
+		v = eol - 9;
+		if (memcmp(v, " HTTP/", 6) == 0 && v[6] >= '2' && v[6] <= '9' && v[7] == '.' &&
+		    v[8] >= '0' && v[8] <= '9')
+			return 505;
+	}
+	return 400;
 }
 
 /* Checks llhttp 8.1 does not make (or makes leniently), on a complete
  * head.  Each rule is one of RFC 9112's; breaking any is a 400. */
-static bool head_is_clean(llhttp_t *p, struct veer_msg *m, const char *buf)
+static int head_is_clean(llhttp_t *p, struct veer_msg *m, const char *buf)
 {
-	const char *cr, *end = buf + m->head_len, *pos = buf;
+	const char *cr, *lf, *end = buf + m->head_len, *pos = buf;
 	uint32_t i;
 
 	/* Every CR ends a line, so an LF follows it (RFC 9112 §2.2): llhttp
 	 * 8.1 takes a bare CR as a line end (CVE-2023-30589). */
 	while ((cr = memchr(pos, '\r', (size_t)(end - pos))) != NULL) {
 		if (cr + 1 >= end || cr[1] != '\n')
-			return false;
+			return 400;
 		/* A line starting with SP or HTAB continues the previous one:
 		 * obs-fold, refused wherever it is (RFC 9112 §5.2); llhttp
 		 * unfolds some fields (Transfer-Encoding) silently. */
 		if (cr + 2 < end && (cr[2] == ' ' || cr[2] == '\t'))
-			return false;
+			return 400;
 		pos = cr + 2;
 	}
+	/* And every LF ends a CRLF: llhttp 8.1 takes "\r\n\n" as the end of
+	 * a head, and a bare LF after the request line. */
+	for (pos = buf; (lf = memchr(pos, '\n', (size_t)(end - pos))) != NULL; pos = lf + 1)
+		if (lf == buf || lf[-1] != '\r')
+			return 400;
+	if (m->head_len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0)
+		return 400;
 	if (p->type != HTTP_REQUEST)
-		return true;
+		return 0;
 	/* The request-target is visible ASCII only (RFC 9112 §3.2, RFC 3986). */
 	for (i = 0; i < m->url.len; i++) {
 		unsigned char ch = (unsigned char)buf[m->url.off + i];
 		if (ch <= 0x20 || ch >= 0x7f)
-			return false;
+			return 400;
 	}
 	/* The protocol is HTTP: llhttp also takes RTSP/1.0 and ICE/1.0. */
 	pos = buf + m->url.off + m->url.len;
 	if (end - pos < 9 || memcmp(pos, " HTTP/", 6) != 0)
-		return false;
+		return 400;
 	/* Transfer-Encoding with Content-Length, even an empty one, is a
 	 * smuggling vector (RFC 9112 §6.1): refused, not resolved. */
 	if ((m->flags & VEER_H_TRANSFER_ENCODING) && ((m->flags & VEER_H_CL) || !(m->flags & VEER_H_CHUNKED)))
-		return false;
+		return 400;
 	/* Transfer-Encoding in an HTTP/1.0 request: faulty framing (RFC 9112
 	 * §6.1). */
 	if ((m->flags & VEER_H_TRANSFER_ENCODING) && p->http_major == 1 && p->http_minor == 0)
-		return false;
-	return true;
+		return 400;
+	return 0;
 }
 
 int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size_t len,
@@ -454,8 +489,8 @@ int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size
 		m->head_len = (uint32_t)(llhttp_get_error_pos(p) - buf);
 		m->parsed = m->head_len;
 		llhttp_resume(p);
-		*status = 400;
-		if (!head_is_clean(p, m, buf))
+		*status = head_is_clean(p, m, buf);
+		if (*status != 0)
 			return VEER_ERR;
 		if (p->http_major != 1) {
 			/* HTTP/0.9 request lines are malformed here; another
@@ -474,25 +509,44 @@ int veer_http1_parse_head(llhttp_t *p, struct veer_msg *m, const char *buf, size
 		}
 		return VEER_OK;
 	}
-	*status = error_status(p, m);
+	*status = error_status(p, m, buf, len);
 	return VEER_ERR;
+}
+
+/* Remember the last 4 bytes of the body walked so far. */
+static void keep_tail(struct veer_msg *m, const char *data, size_t n)
+{
+	if (n >= 4) {
+		memcpy(m->tail, data + n - 4, 4);
+		return;
+	}
+	memmove(m->tail, m->tail + n, 4 - n);
+	memcpy(m->tail + 4 - n, data, n);
 }
 
 static int walk(llhttp_t *p, struct veer_msg *m, const char *data, size_t len, size_t *used)
 {
 	llhttp_errno_t err;
 
+	m->walk_start = data;
 	m->walk_end = data + len;
 	if (m->crlf_need > 0 && check_crlf(m, data) != 0)
 		return VEER_ERR;
 	err = llhttp_execute(p, data, len);
-
 	if (err == HPE_OK) {
 		*used = len;
+		keep_tail(m, data, len);
 		return VEER_AGAIN;
 	}
 	if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && m->complete) {
 		*used = (size_t)(llhttp_get_error_pos(p) - data);
+		keep_tail(m, data, *used);
+		/* A chunked message ends with the CRLF after the last chunk or
+		 * its trailers (RFC 9112 §7.1): llhttp 8.1 also takes a bare
+		 * LF there, where a strict server would wait for more. */
+		if ((m->flags & VEER_H_CHUNKED) && p->type == HTTP_REQUEST &&
+		    memcmp(m->tail, "\r\n\r\n", 4) != 0)
+			return VEER_ERR;
 		return VEER_OK;
 	}
 	return VEER_ERR;
@@ -595,6 +649,13 @@ static bool dropped(const struct veer_msg *m, const struct veer_hdr *h)
 {
 	const char *name = veer_span_ptr(m, h->name);
 
+	/* The body goes on byte for byte, chunked framing and any other
+	 * coding included (gzip, chunked): its Transfer-Encoding lines go on
+	 * as they came, so no coding is lost (RFC 9112 §6.1).  A response
+	 * re-framed for an HTTP/1.0 client drops them (write_response). */
+	if (h->name.len == 17 && (m->flags & VEER_H_CHUNKED) &&
+	    veer_token_eq(name, 17, "transfer-encoding"))
+		return false;
 	return veer_http1_hop_by_hop(name, h->name.len) ||
 	       ((m->flags & VEER_H_CONN_LISTS) && veer_http1_connection_lists(m, name, h->name.len));
 }
@@ -753,11 +814,20 @@ static void write_traceparent(struct obuf *out, const struct veer_msg *m,
 	ob_add(out, "-01\r\n", 5);
 }
 
+struct resp_keep {
+	bool has_req_id;
+	bool dechunk;
+};
+
 static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h, void *arg)
 {
-	bool *has_req_id = arg;
+	struct resp_keep *k = arg;
+	bool *has_req_id = &k->has_req_id;
 
 	if (dropped(m, h))
+		return false;
+	/* Re-framed for an HTTP/1.0 client: the chunked coding is gone. */
+	if (k->dechunk && named(m, h, "transfer-encoding"))
 		return false;
 	if (h->name.len == 12 && named(m, h, "x-request-id"))
 		*has_req_id = true;
@@ -836,7 +906,7 @@ static void request_head(struct obuf *out, const struct veer_msg *m, llhttp_t *p
 static void response_head(struct obuf *out, const struct veer_msg *m, llhttp_t *p,
 			  const struct veer_resp *r)
 {
-	bool has_req_id = false;
+	struct resp_keep keep = { .dechunk = r->dechunk };
 	uint32_t i;
 
 	char status[5] = { (char)('0' + p->status_code / 100 % 10),
@@ -847,7 +917,7 @@ static void response_head(struct obuf *out, const struct veer_msg *m, llhttp_t *
 	ob_add(out, status, 4);
 	ob_add(out, veer_span_ptr(m, m->reason), m->reason.len);
 	ob_add(out, "\r\n", 2);
-	copy_kept(out, m, keep_response_hdr, &has_req_id);
+	copy_kept(out, m, keep_response_hdr, &keep);
 	if ((m->flags & VEER_H_CHUNKED) && !r->dechunk)
 		ob_add(out, "Transfer-Encoding: chunked\r\n", 28);
 	if (r->upgrade) {
@@ -864,7 +934,7 @@ static void response_head(struct obuf *out, const struct veer_msg *m, llhttp_t *
 		put_line(out, "X-Veer-Pool: ", r->pool);
 	if (r->version != NULL)
 		put_line(out, "X-Veer-Version: ", r->version);
-	if (!has_req_id && r->request_id != NULL)
+	if (!keep.has_req_id && r->request_id != NULL)
 		put_line(out, "X-Request-Id: ", r->request_id);
 	OB_LIT(out, "\r\n");
 }
@@ -946,6 +1016,7 @@ const char *veer_http1_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";

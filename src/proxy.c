@@ -1144,7 +1144,10 @@ static void parse_head(struct veer_client *c)
 		uint64_t elapsed;
 		if (want >= lconf(c)->header_bytes) {
 			c->keep_alive = false;
-			respond_error(c, 431, true);
+			c->http_minor = 1;
+			/* Still in the request line: the target is what is too
+			 * long (RFC 9112 §3: 414). */
+			respond_error(c, memchr(buf, '\n', want) == NULL ? 414 : 431, true);
 			return;
 		}
 		/* Minimum receive rate: a head still arriving after

@@ -64,8 +64,10 @@ struct veer_msg {
 	bool complete;    /* the whole message (head and body) was seen */
 	uint64_t body_bytes;         /* decoded body bytes seen so far */
 	uint64_t chunk_left;         /* data bytes left in the current chunk */
-	const char *walk_end;        /* end of the bytes being walked */
+	const char *walk_start;      /* the bytes being walked */
+	const char *walk_end;
 	uint8_t crlf_need;           /* CRLF bytes after chunk data still unchecked */
+	char tail[4];                /* the last 4 body bytes walked */
 	struct evbuffer *body_sink;  /* when set, decoded body bytes go here */
 };
 
