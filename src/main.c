@@ -183,6 +183,10 @@ out:
 	if (proc.file_config != NULL && veer_config_unref(proc.file_config))
 		veer_config_free(proc.file_config);
 	free(proc.config_text);
+	/* On a failed start the socket copies kept for SIGUSR2 are still here
+	 * (veer_process_run frees them otherwise). */
+	veer_sockets_free(&proc.sockets);
+	veer_sockets_free(&proc.inherited);
 	veer_overrides_free(proc.overrides);
 	/* Last: configs point into the registry. */
 	veer_registry_free(proc.registry);
