@@ -712,6 +712,14 @@ static void finish_routes(struct veer_cfg_walk *w, const yaml_node_t *root)
 		bg = map_get(w, m, "blue_green", NULL);
 		if (bg != NULL && bg->type == YAML_MAPPING_NODE)
 			finish_blue_green(w, r, i, bg);
+		if (r->rate_limit.enabled && r->rate_limit.global && !c->global.redis_enabled) {
+			yaml_node_t *rl = map_get(w, m, "rate_limit", NULL);
+			yaml_node_t *sc = rl != NULL ? map_get(w, rl, "scope", NULL) : NULL;
+			veer_cfg_error(w, &(sc != NULL ? sc : m)->start_mark,
+				       "routes[%zu].rate_limit.scope: global needs global.redis (the "
+				       "Redis server that holds the shared buckets)",
+				       i);
+		}
 	}
 }
 

@@ -678,19 +678,6 @@ static int set_rl_key(struct veer_cfg_walk *w, const struct key *k, const struct
 	return VEER_OK;
 }
 
-/* routes[].rate_limit.scope: global needs global.redis, which is not
- * supported yet. */
-static int set_rl_scope(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
-			void *base)
-{
-	if (strcmp(v->text, "global") == 0) {
-		veer_cfg_error(w, v->mark, "%s: global: not supported yet (needs global.redis)",
-			       v->cpath);
-		return VEER_ERR;
-	}
-	return set_generic(w, k, v, base);
-}
-
 static int set_respond_body(struct veer_cfg_walk *w, const struct key *k, const struct scalar *v,
 			    void *base)
 {
@@ -898,13 +885,18 @@ static const struct key keys[] = {
 	/* Ordered so that the index is the value of access_json. */
 	K("global.log.access_format", T_ENUM, YES, .choices = "combined|json", .def = "json",
 	  CFG(global.access_json), .doc = "access log line format"),
-	K("global.redis", T_MAP, NOT_YET,
-	  .doc = "shared state for a fleet of veer instances (global rate limits)"),
-	K("global.redis.address", T_ADDR, YES, .flags = F_REQ, .doc = "Redis host:port"),
-	K("global.redis.timeout", T_DURATION, YES, RANGE(1, DAY), .def = "50ms",
-	  .doc = "longest wait for Redis on a request"),
+	K("global.redis", T_MAP, YES, .flags = F_SECTION, CFG(global.redis_enabled),
+	  .doc = "shared state for a fleet of veer instances (rate_limit.scope: global); "
+		 "one connection per worker"),
+	K("global.redis.address", T_ADDR, YES, .flags = F_REQ, CFG(global.redis_addr),
+	  .doc = "Redis host:port (a name is resolved at load)"),
+	K("global.redis.timeout", T_DURATION, YES, RANGE(1, 60000), .def = "50ms",
+	  CFG(global.redis_timeout), .doc = "longest wait for Redis on a request"),
+	/* Ordered so that the index is the value of redis_deny. */
 	K("global.redis.on_error", T_ENUM, YES, .choices = "allow|deny", .def = "allow",
-	  .doc = "when Redis is slow or down: allow (fail open) or deny (fail closed, 503)"),
+	  CFG(global.redis_deny),
+	  .doc = "when Redis is down, slow or fails: allow (fail open) or deny (fail closed, "
+		 "503)"),
 	K("global.admin", T_MAP, YES, .flags = F_SECTION, CFG(global.admin_enabled),
 	  .doc = "admin API, /metrics and dashboard, served by the control loop; absent = "
 		 "none"),
@@ -1148,9 +1140,9 @@ static const struct key keys[] = {
 	  .doc = "a bucket per client address (client_ip), per value of a request header "
 		 "(header:NAME), or one for the route (route)"),
 	K("routes[].rate_limit.scope", T_ENUM, YES, .choices = "local|global", .def = "local",
-	  RT(rate_limit.global), .set = set_rl_scope,
-	  .doc = "local: this instance; global: all instances through global.redis (not "
-		 "supported yet)"),
+	  RT(rate_limit.global),
+	  .doc = "local: this instance's buckets; global: one bucket per key for all "
+		 "instances, kept in Redis (needs global.redis)"),
 	K("routes[].request_headers", T_MAP, YES,
 	  .doc = "rewrite request headers sent upstream; Host, Content-Length, "
 		 "Transfer-Encoding and Connection are veer's and can be neither set nor removed"),

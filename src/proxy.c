@@ -11,6 +11,7 @@
 #include "veer/log.h"
 #include "veer/accesslog.h"
 #include "veer/ratelimit.h"
+#include "veer/redis.h"
 #include "veer/registry.h"
 #include "veer/stats.h"
 #include "veer/tls.h"
@@ -38,7 +39,7 @@
 static const char *const state_names[] = {
 	[VEER_CS_IDLE] = "idle", [VEER_CS_HEAD] = "head", [VEER_CS_FORWARD] = "forward",
 	[VEER_CS_TUNNEL] = "tunnel", [VEER_CS_CLOSING] = "closing", [VEER_CS_CLOSED] = "closed",
-	[VEER_CS_TLS] = "tls",
+	[VEER_CS_TLS] = "tls", [VEER_CS_LIMIT] = "limit",
 };
 
 static void client_process(struct veer_client *c);
@@ -48,6 +49,7 @@ static void finish_request(struct veer_client *c);
 static void end_attempts(struct veer_client *c);
 static void end_request(struct veer_client *c);
 static void client_handshake(struct veer_client *c);
+static void global_verdict(struct veer_client *c, const struct veer_bucket_result *res);
 static uint64_t mono_us(void);
 
 /* The one place client states change. */
@@ -191,6 +193,10 @@ void veer_client_close(struct veer_client *c)
 	if (u != NULL) {
 		unpair(c);
 		veer_upstream_close(u);
+	}
+	if (c->rl_wait != NULL) {
+		veer_redis_cancel(w->redis, c->rl_wait, false);
+		c->rl_wait = NULL;
 	}
 	end_request(c);
 	end_attempts(c);
@@ -451,6 +457,12 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case VEER_CS_HEAD:
 		c->keep_alive = false;
 		respond_error(c, 408, true);
+		break;
+	case VEER_CS_LIMIT:
+		/* Redis did not answer in time: on_error decides. */
+		veer_redis_cancel(c->w->redis, c->rl_wait, true);
+		c->rl_wait = NULL;
+		global_verdict(c, NULL);
 		break;
 	case VEER_CS_FORWARD:
 		/* The request body stalled. */
@@ -961,30 +973,40 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 static void respond_limited(struct veer_client *c, const struct veer_bucket_result *res,
 			    uint32_t limit);
 
-/* routes[].rate_limit: one token from the bucket of this request's key
- * (client address, a header's value, or the route as a whole).  False when
- * the request was answered 429. */
-static bool route_admits(struct veer_client *c, const struct veer_route_conf *route)
+/* The bucket key of this request for RL (*LEN bytes): the client address, a
+ * header's value, or "" (the route as a whole). */
+static const char *limit_key(const struct veer_client *c, const struct veer_ratelimit_conf *rl,
+			     size_t *len)
 {
-	const struct veer_ratelimit_conf *rl = &route->rate_limit;
-	struct veer_bucket_result res;
 	const char *key = "";
-	size_t len = 0;
 
+	*len = 0;
 	switch (rl->key) {
 	case VEER_RLKEY_HEADER:
-		key = veer_msg_header(&c->req, rl->key_header, &len);
+		key = veer_msg_header(&c->req, rl->key_header, len);
 		if (key != NULL)
 			break;
 		/* Without the header, the client's address. */
 		/* fall through */
 	case VEER_RLKEY_CLIENT_IP:
 		key = c->ip;
-		len = strlen(c->ip);
+		*len = strlen(c->ip);
 		break;
 	default:
 		break;
 	}
+	return key;
+}
+
+/* routes[].rate_limit (scope: local): one token from the bucket of this
+ * request's key.  False when the request was answered 429. */
+static bool route_admits(struct veer_client *c, const struct veer_route_conf *route)
+{
+	const struct veer_ratelimit_conf *rl = &route->rate_limit;
+	struct veer_bucket_result res;
+	size_t len;
+	const char *key = limit_key(c, rl, &len);
+
 	res = veer_limiter_take(route->limiter, key, len, veer_now_ms());
 	if (res.allowed)
 		return true;
@@ -1044,13 +1066,95 @@ static void answer_here(struct veer_client *c, int status, const char *body, siz
 		respond(c, status, body, len, false);
 }
 
+/* The route's action for the request (its limits passed). */
+static void route_continue(struct veer_client *c, struct veer_route_conf *route)
+{
+	struct veer_pool_conf *pool = NULL;
+	char text[512];
+	size_t n;
+
+	switch (veer_route_pool(route, &c->req, veer_rand_next(&c->w->rng), &pool)) {
+	case VEER_ROUTE_POOL:
+		proxy_request(c, pool);
+		return;
+	case VEER_ROUTE_RESPOND:
+		answer_here(c, route->respond_status, route->respond_body, route->respond_body_len);
+		return;
+	case VEER_ROUTE_BAD_VERSION:
+		n = (size_t)snprintf(text, sizeof(text), "bad version range in %s\n",
+				     route->version_header);
+		answer_here(c, 400, text, n < sizeof(text) ? n : sizeof(text) - 1);
+		return;
+	case VEER_ROUTE_NO_VERSION: {
+		size_t len;
+		const char *want = veer_msg_header(&c->req, route->version_header, &len);
+		/* Built before the head (which WANT points into) is drained. */
+		n = veer_route_versions_text(route, want, len, text, sizeof(text));
+		answer_here(c, 400, text, n);
+		return;
+	}
+	default:
+		answer_here(c, 503, NULL, 0);
+		return;
+	}
+}
+
+/* The global limit's verdict for the current request: RES from Redis, or
+ * NULL when Redis did not give one (global.redis.on_error decides). */
+static void global_verdict(struct veer_client *c, const struct veer_bucket_result *res)
+{
+	if (c->state == VEER_CS_LIMIT) {
+		set_state(c, VEER_CS_HEAD);
+		event_del(&c->timer);
+		resume_read(c);
+	}
+	if (res == NULL) {
+		if (c->gen->config->global.redis_deny) {
+			answer_here(c, 503, NULL, 0);
+			return;
+		}
+	} else if (!res->allowed) {
+		respond_limited(c, res, c->route->rate_limit.burst);
+		return;
+	}
+	route_continue(c, c->route);
+}
+
+static void redis_answered(void *arg, const struct veer_bucket_result *res)
+{
+	struct veer_client *c = arg;
+
+	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
+	c->rl_wait = NULL;
+	global_verdict(c, res);
+}
+
+/* routes[].rate_limit with scope: global: one token from the bucket in
+ * Redis.  The client waits (reading paused) at most global.redis.timeout;
+ * when Redis is down the verdict comes at once. */
+static void ask_redis(struct veer_client *c, struct veer_route_conf *route)
+{
+	const struct veer_ratelimit_conf *rl = &route->rate_limit;
+	size_t len;
+	const char *key = limit_key(c, rl, &len);
+
+	if (c->w->redis != NULL)
+		c->rl_wait = veer_redis_take(c->w->redis, route->name, key, len, rl->rate, rl->burst,
+					     redis_answered, c);
+	if (c->rl_wait == NULL) {
+		global_verdict(c, NULL);
+		return;
+	}
+	set_state(c, VEER_CS_LIMIT);
+	/* The head stays where it is in c->in (c->req points into it). */
+	pause_read(c);
+	arm_timer(c, c->gen->config->global.redis_timeout);
+}
+
 static void start_request(struct veer_client *c)
 {
 	struct veer_route_input in = { 0 };
 	struct veer_route_conf *route;
-	struct veer_pool_conf *pool = NULL;
-	char text[512];
-	size_t n;
 
 	c->http_minor = c->parser.http_minor;
 	c->nrequests++;
@@ -1102,30 +1206,11 @@ static void start_request(struct veer_client *c)
 	}
 	if (route->limiter != NULL && !route_admits(c, route))
 		return;
-	switch (veer_route_pool(route, &c->req, veer_rand_next(&c->w->rng), &pool)) {
-	case VEER_ROUTE_POOL:
-		proxy_request(c, pool);
-		return;
-	case VEER_ROUTE_RESPOND:
-		answer_here(c, route->respond_status, route->respond_body, route->respond_body_len);
-		return;
-	case VEER_ROUTE_BAD_VERSION:
-		n = (size_t)snprintf(text, sizeof(text), "bad version range in %s\n",
-				     route->version_header);
-		answer_here(c, 400, text, n < sizeof(text) ? n : sizeof(text) - 1);
-		return;
-	case VEER_ROUTE_NO_VERSION: {
-		size_t len;
-		const char *want = veer_msg_header(&c->req, route->version_header, &len);
-		/* Built before the head (which WANT points into) is drained. */
-		n = veer_route_versions_text(route, want, len, text, sizeof(text));
-		answer_here(c, 400, text, n);
+	if (route->rate_limit.enabled && route->rate_limit.global) {
+		ask_redis(c, route);
 		return;
 	}
-	default:
-		answer_here(c, 503, NULL, 0);
-		return;
-	}
+	route_continue(c, route);
 }
 
 static void parse_head(struct veer_client *c)

@@ -144,7 +144,8 @@ void veer_registry_bind(struct veer_registry *r, struct veer_config *config)
 	}
 	for (i = 0; i < config->nroutes; i++) {
 		struct veer_route_conf *rt = &config->routes[i];
-		if (rt->rate_limit.enabled)
+		/* scope: global keeps its buckets in Redis (redis.h). */
+		if (rt->rate_limit.enabled && !rt->rate_limit.global)
 			rt->limiter = limiter_for(r, "route", rt->name, &rt->rate_limit);
 	}
 }

@@ -124,6 +124,8 @@ struct veer_stats {
 	struct table retries; /* struct one_entry by pool */
 	struct table limited; /* struct one_entry by route */
 	struct table conns;   /* struct one_entry by listener */
+	struct table redis_errors; /* struct one_entry by reason */
+	struct table redis_conns;  /* struct one_entry by address */
 };
 
 /* ---- tables ---- */
@@ -274,6 +276,8 @@ struct veer_stats *veer_stats_new(void)
 	table_init(&s->retries, sizeof(struct one_entry));
 	table_init(&s->limited, sizeof(struct one_entry));
 	table_init(&s->conns, sizeof(struct one_entry));
+	table_init(&s->redis_errors, sizeof(struct one_entry));
+	table_init(&s->redis_conns, sizeof(struct one_entry));
 	return s;
 }
 
@@ -286,6 +290,8 @@ void veer_stats_free(struct veer_stats *s)
 	table_fini(&s->retries, false);
 	table_fini(&s->limited, false);
 	table_fini(&s->conns, false);
+	table_fini(&s->redis_errors, false);
+	table_fini(&s->redis_conns, false);
 	s->magic = 0;
 	free(s);
 }
@@ -355,6 +361,18 @@ void veer_stats_rate_limited(struct veer_stats *s, const char *route)
 {
 	VEER_CHECK_MAGIC(s, STATS_MAGIC);
 	one_add(&s->limited, route, 1);
+}
+
+void veer_stats_redis_error(struct veer_stats *s, const char *reason)
+{
+	VEER_CHECK_MAGIC(s, STATS_MAGIC);
+	one_add(&s->redis_errors, reason, 1);
+}
+
+void veer_stats_redis_connected(struct veer_stats *s, const char *address, int delta)
+{
+	VEER_CHECK_MAGIC(s, STATS_MAGIC);
+	one_add(&s->redis_conns, address, (uint64_t)(int64_t)delta);
 }
 
 void veer_stats_connection(struct veer_stats *s, const char *listener, int delta)
@@ -708,4 +726,12 @@ void veer_stats_render(struct evbuffer *out, struct veer_stats *const *shards, s
 		   "counter", "route", "Requests refused by a rate limit, by route.", false);
 	render_one(out, shards, n, offsetof(struct veer_stats, conns), "veer_connections_active",
 		   "gauge", "listener", "Client connections open, by listener.", true);
+	render_one(out, shards, n, offsetof(struct veer_stats, redis_errors),
+		   "veer_redis_errors_total", "counter", "reason",
+		   "Global rate-limit takes that Redis did not answer (global.redis.on_error "
+		   "decided), by reason: down, timeout, failed.",
+		   false);
+	render_one(out, shards, n, offsetof(struct veer_stats, redis_conns),
+		   "veer_redis_connections", "gauge", "address",
+		   "Worker connections to Redis that are up, by address.", true);
 }

@@ -2,6 +2,7 @@
  * upstream pools, and how it moves to a new config generation (see
  * worker.h). */
 #include "veer/worker.h"
+#include "veer/redis.h"
 #include "veer/common.h"
 #include "veer/log.h"
 #include "veer/accesslog.h"
@@ -406,6 +407,26 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Move to the generation in MSG (run in the worker's thread). */
+/* global.redis of CFG: keep the connection when the address stays (takes
+ * in flight go on), else close it (its waiting takes get their answer
+ * now: on_error) and open the new one. */
+static void sync_redis(struct veer_worker *w, const struct veer_config *cfg)
+{
+	const struct veer_global_conf *g = &cfg->global;
+
+	if (w->redis != NULL && g->redis_enabled && veer_redis_is_for(w->redis, &g->redis_addr)) {
+		veer_redis_set_timeout(w->redis, g->redis_timeout);
+		return;
+	}
+	if (w->redis != NULL) {
+		struct veer_redis *r = w->redis;
+		w->redis = NULL;
+		veer_redis_free(r);
+	}
+	if (g->redis_enabled)
+		w->redis = veer_redis_new(w->base, &g->redis_addr, g->redis_timeout, w->stats);
+}
+
 static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
 {
 	struct veer_config *cfg = msg->config;
@@ -457,6 +478,7 @@ static void apply_reload(struct veer_worker *w, struct veer_reload_msg *msg)
 	if (w->accept_paused && w->nclients < w->max_clients)
 		pause_accepting(w, false);
 	veer_gen_unpin(w, old); /* no longer current */
+	sync_redis(w, cfg);
 	tv.tv_sec = (time_t)(cfg->global.drain_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(cfg->global.drain_timeout % 1000) * 1000;
 	event_add(w->drain_ev, &tv);
@@ -569,6 +591,7 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 	if (proc->access_sink != NULL)
 		w->alog = veer_accesslog_new(w->base, proc->access_sink, cfg->global.access_json);
 	w->max_clients = share_of(cfg, proc->nworkers);
+	sync_redis(w, cfg);
 	build_pools(w, NULL, 0);
 	for (i = 0; i < cfg->nlisteners; i++) {
 		lsock_new(w, w->cur, &cfg->listeners[i], fds[i]);
@@ -634,6 +657,11 @@ void veer_worker_fini(struct veer_worker *w)
 	if (w->cur != NULL)
 		veer_gen_unpin(w, w->cur);
 	w->cur = NULL;
+	if (w->redis != NULL) {
+		struct veer_redis *r = w->redis;
+		w->redis = NULL;
+		veer_redis_free(r);
+	}
 	while (w->spare_hdrs != NULL) {
 		struct hdr_block *b = w->spare_hdrs;
 		w->spare_hdrs = b->next;

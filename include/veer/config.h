@@ -308,6 +308,10 @@ struct veer_global_conf {
 	char *admin_token_file;    /* admin.token_file; NULL = no token needed */
 	char *admin_token;         /* its content, trimmed of whitespace (read at load;
 				    * zeroed before it is freed) */
+	bool redis_enabled;        /* global.redis is present */
+	struct veer_addr redis_addr; /* redis.address */
+	veer_ms_t redis_timeout;   /* redis.timeout, default 50ms */
+	bool redis_deny;           /* redis.on_error: deny (503) | allow (default) */
 };
 
 struct veer_config {

@@ -28,6 +28,8 @@
 #include "veer/retry.h"
 #include "veer/worker.h"
 
+struct veer_redis_wait;
+
 #define VEER_CLIENT_MAGIC 0x56434c54u   /* "VCLT" */
 #define VEER_UPSTREAM_MAGIC 0x56555053u /* "VUPS" */
 
@@ -56,6 +58,8 @@ enum veer_client_state {
 	VEER_CS_CLOSING,   /* flushing what is left of the output, then close */
 	VEER_CS_CLOSED,    /* torn down, waiting for the gc pass */
 	VEER_CS_TLS,       /* TLS handshake with the client (header timeout runs) */
+	VEER_CS_LIMIT,     /* head done, waiting for Redis's rate-limit verdict
+			    * (reading paused; global.redis.timeout runs) */
 };
 
 enum veer_upstream_state {
@@ -108,6 +112,7 @@ struct veer_client {
 	struct veer_upstream *up;
 	struct veer_route_conf *route;
 	struct veer_pool_conf *pool;
+	struct veer_redis_wait *rl_wait; /* VEER_CS_LIMIT: the take in flight on w->redis */
 	char ip[48];
 	char req_id[40];     /* generated X-Request-Id for this request, or "" */
 	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX), or NULL */

@@ -33,6 +33,10 @@ void veer_stats_request(struct veer_stats *s, const char *route, const char *poo
 void veer_stats_retry(struct veer_stats *s, const char *pool);
 /* A request of ROUTE was refused by a rate limit (route or pool limit). */
 void veer_stats_rate_limited(struct veer_stats *s, const char *route);
+/* A take from global.redis failed for REASON (down, timeout, failed). */
+void veer_stats_redis_error(struct veer_stats *s, const char *reason);
+/* This worker's connection to Redis at ADDRESS came up (+1) or went down (-1). */
+void veer_stats_redis_connected(struct veer_stats *s, const char *address, int delta);
 /* A client connection of LISTENER opened (+1) or closed (-1). */
 void veer_stats_connection(struct veer_stats *s, const char *listener, int delta);
 
@@ -53,7 +57,8 @@ int64_t veer_stats_connections(struct veer_stats *const *shards, size_t n, const
  * to OUT: veer_requests_total{route,pool,code} (counter),
  * veer_request_duration_seconds{route,pool} (histogram),
  * veer_upstream_retries_total{pool}, veer_rate_limited_total{route},
- * veer_connections_active{listener} (gauge), each with # HELP and # TYPE. */
+ * veer_connections_active{listener} (gauge), veer_redis_errors_total{reason},
+ * veer_redis_connections{address} (gauge), each with # HELP and # TYPE. */
 void veer_stats_render(struct evbuffer *out, struct veer_stats *const *shards, size_t n);
 
 #endif

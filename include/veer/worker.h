@@ -57,6 +57,7 @@ struct veer_stats;
 struct veer_admin;
 struct veer_accesslog;
 struct veer_access_sink;
+struct veer_redis;
 
 TAILQ_HEAD(veer_client_list, veer_client);
 TAILQ_HEAD(veer_upstream_list, veer_upstream);
@@ -159,6 +160,7 @@ struct veer_worker {
 	struct veer_accesslog *alog;   /* this worker's access log buffer, or NULL */
 	struct hdr_block *spare_hdrs;  /* header tables not in use (a free list) */
 	uint32_t nspare_hdrs;
+	struct veer_redis *redis;      /* global.redis connection, or NULL (redis.h) */
 };
 
 /* The whole process: config, workers, control loop. */

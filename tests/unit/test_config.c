@@ -657,22 +657,49 @@ Test(config, error_hash_on)
 		      "(expected one of round_robin, least_conn, p2c, random, hash)");
 }
 
-Test(config, error_not_supported_yet)
+/* global.redis and rate_limit.scope: global (issue 10). */
+Test(config, redis)
 {
-	static const struct {
-		const char *yaml;
-		const char *want;
-	} cases[] = {
-		{ "global:\n  redis: { address: 127.0.0.1:6379 }\n" MINIMAL,
-		  "t.yaml:2:3: global.redis: not supported yet" },
-		{ MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
-					  "    rate_limit: { rate: 5/s, scope: global }\n",
-		  "t.yaml:11:37: routes[0].rate_limit.scope: global: not supported yet "
-		  "(needs global.redis)" },
-	};
+	struct veer_config *c = load_ok(
+		"global:\n  redis: { address: 127.0.0.1:6390, timeout: 20ms, on_error: deny }\n" MIN_LISTENERS
+			MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+			"    rate_limit: { rate: 50/s, burst: 10, key: route, scope: global }\n");
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_errors(cases[i].yaml, &cases[i].want, 1);
+	cr_assert(c->global.redis_enabled);
+	cr_assert_str_eq(c->global.redis_addr.text, "127.0.0.1:6390");
+	cr_assert_eq(c->global.redis_timeout, 20);
+	cr_assert(c->global.redis_deny);
+	cr_assert(c->routes[0].rate_limit.global);
+	cr_assert_eq(c->routes[0].rate_limit.burst, 10);
+	veer_config_unref(c);
+	veer_config_free(c);
+
+	/* defaults: 50ms, allow; scope local */
+	c = load_ok("global:\n  redis: { address: 127.0.0.1:6379 }\n" MIN_LISTENERS MIN_POOLS
+		    "routes:\n  - name: r\n    pool: p\n    rate_limit: { rate: 5/s }\n");
+	cr_assert_eq(c->global.redis_timeout, 50);
+	cr_assert_not(c->global.redis_deny);
+	cr_assert_not(c->routes[0].rate_limit.global);
+	veer_config_unref(c);
+	veer_config_free(c);
+	c = load_ok(MINIMAL);
+	cr_assert_not(c->global.redis_enabled);
+	veer_config_unref(c);
+	veer_config_free(c);
+
+	EXPECT_ERRORS(MIN_LISTENERS MIN_POOLS "routes:\n  - name: r\n    pool: p\n"
+					      "    rate_limit: { rate: 5/s, scope: global }\n",
+		      "t.yaml:11:37: routes[0].rate_limit.scope: global needs global.redis (the "
+		      "Redis server that holds the shared buckets)");
+	EXPECT_ERRORS("global:\n  redis: { timeout: 10ms }\n" MINIMAL,
+		      "t.yaml:2:10: global.redis: missing required key \"address\"");
+	EXPECT_ERRORS("global:\n  redis: { address: 127.0.0.1:6379, on_error: retry }\n" MINIMAL,
+		      "t.yaml:2:47: global.redis.on_error: unknown value \"retry\" (expected one "
+		      "of allow, deny)");
+	EXPECT_ERRORS("global:\n  redis: { address: 127.0.0.1:6379, timeout: 0ms }\n" MINIMAL,
+		      "t.yaml:2:46: global.redis.timeout: 0ms is out of range 1ms..1m");
+	EXPECT_ERRORS("global:\n  redis: { address: \"127.0.0.1\" }\n" MINIMAL,
+		      "t.yaml:2:21: global.redis.address: bad address \"127.0.0.1\": missing :PORT");
 }
 
 /* ---- TLS ------------------------------------------------------------------ */
@@ -1669,9 +1696,6 @@ Test(config, error_rate_limit)
 	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, key: \"header:X Y\" }\n",
 		      "t.yaml:11:35: routes[0].rate_limit.key: bad value \"header:X Y\" "
 		      "(expected client_ip, header:NAME or route)");
-	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, scope: global }\n",
-		      "t.yaml:11:37: routes[0].rate_limit.scope: global: not supported yet "
-		      "(needs global.redis)");
 	EXPECT_ERRORS(RROUTE "    rate_limit: { rate: 5/s, scope: world }\n",
 		      "t.yaml:11:37: routes[0].rate_limit.scope: unknown value \"world\" "
 		      "(expected one of local, global)");
@@ -1866,13 +1890,10 @@ Test(config, reference_table)
 	cr_assert_not_null(strstr(buf, "| `routes[].respond.body` | string | `\"\"` |"));
 	cr_assert_not_null(strstr(
 		buf, "| `listeners[].name` | string |  | unique listener name (required) |"));
-	cr_assert_not_null(strstr(buf,
-				  "| `global.redis` | mapping |  | shared state for a fleet of "
-				  "veer instances (global rate limits) (not supported yet) |"));
-	/* sub-keys of a feature not supported yet are marked too */
-	cr_assert_not_null(strstr(buf,
-				  "| `global.redis.timeout` | duration 1ms..24h | `50ms` | "
-				  "longest wait for Redis on a request (not supported yet) |"));
+	cr_assert_not_null(strstr(buf, "| `global.redis.timeout` | duration 1ms..1m | `50ms` | "
+				       "longest wait for Redis on a request |"));
+	/* the whole SPEC schema is built: nothing is marked not supported */
+	cr_assert_null(strstr(buf, "not supported yet"));
 	cr_assert_not_null(strstr(buf,
 				  "| `pools[].retries.budget` | percentage 0%..100% | `20%` | "
 				  "retries in flight never exceed this share of requests in flight "

@@ -36,9 +36,12 @@ struct scrape {
 
 static const char *const families[] = {
 	"veer_requests_total",     "veer_request_duration_seconds", "veer_upstream_retries_total",
-	"veer_rate_limited_total", "veer_connections_active",
+	"veer_rate_limited_total", "veer_connections_active", "veer_redis_errors_total",
+	"veer_redis_connections",
 };
-static const char *const family_types[] = { "counter", "histogram", "counter", "counter", "gauge" };
+static const char *const family_types[] = { "counter", "histogram", "counter", "counter",
+					    "gauge",   "counter",   "gauge" };
+#define NFAM (sizeof(families) / sizeof(families[0]))
 
 static char *render(struct veer_stats *const *shards, size_t n)
 {
@@ -88,7 +91,7 @@ static const char *parse_labels(const char *p, const char *line)
 static struct scrape parse(char *text)
 {
 	struct scrape sc = { .text = text };
-	bool help[5] = { false }, type[5] = { false };
+	bool help[NFAM] = { false }, type[NFAM] = { false };
 	char *save = NULL;
 	char *copy = strdup(text);
 
@@ -102,9 +105,9 @@ static struct scrape parse(char *text)
 
 			cr_assert_eq(sscanf(line, "# %7s %63s %127[^\n]", kind, name, rest), 3,
 				     "bad comment: %s", line);
-			for (f = 0; f < 5 && strcmp(families[f], name) != 0; f++)
+			for (f = 0; f < NFAM && strcmp(families[f], name) != 0; f++)
 				;
-			cr_assert(f < 5, "unknown family: %s", line);
+			cr_assert(f < NFAM, "unknown family: %s", line);
 			if (strcmp(kind, "HELP") == 0) {
 				cr_assert(!help[f] && !type[f], "HELP twice or after TYPE: %s",
 					  line);
@@ -132,7 +135,7 @@ static struct scrape parse(char *text)
 			size_t f;
 			bool ok = false;
 
-			for (f = 0; f < 5; f++) {
+			for (f = 0; f < NFAM; f++) {
 				size_t fl = strlen(families[f]);
 				const char *nm = sc.s[sc.n].name;
 
@@ -147,7 +150,7 @@ static struct scrape parse(char *text)
 		}
 		sc.n++;
 	}
-	for (size_t f = 0; f < 5; f++)
+	for (size_t f = 0; f < NFAM; f++)
 		cr_assert(help[f] && type[f], "family %s missing its HELP/TYPE", families[f]);
 	free(copy);
 	return sc;
@@ -308,6 +311,27 @@ Test(stats, gauge_sums_across_shards_and_goes_negative_in_one)
 	scrape_free(&sc);
 	veer_stats_connection(sh[0], "l", -1);
 	cr_assert_eq(veer_stats_connections(sh, 2, "l"), 0);
+	veer_stats_free(sh[0]);
+	veer_stats_free(sh[1]);
+}
+
+Test(stats, redis_errors_and_connections)
+{
+	struct veer_stats *sh[2] = { veer_stats_new(), veer_stats_new() };
+	struct scrape sc;
+
+	veer_stats_redis_error(sh[0], "down");
+	veer_stats_redis_error(sh[1], "down");
+	veer_stats_redis_error(sh[1], "timeout");
+	veer_stats_redis_connected(sh[0], "127.0.0.1:6379", +1);
+	veer_stats_redis_connected(sh[1], "127.0.0.1:6379", +1);
+	veer_stats_redis_connected(sh[1], "127.0.0.1:6379", -1);
+	sc = scrape(sh, 2);
+	cr_assert_eq(value(&sc, "veer_redis_errors_total{reason=\"down\"}"), 2);
+	cr_assert_eq(value(&sc, "veer_redis_errors_total{reason=\"timeout\"}"), 1);
+	cr_assert_eq(value(&sc, "veer_redis_connections{address=\"127.0.0.1:6379\"}"), 1);
+	promtool_check(sc.text);
+	scrape_free(&sc);
 	veer_stats_free(sh[0]);
 	veer_stats_free(sh[1]);
 }
