@@ -73,19 +73,19 @@ struct veer_redis {
 	struct veer_addr addr;
 	char host[INET6_ADDRSTRLEN];
 	int port;
-	redisAsyncContext *ac;  /* NULL while down */
-	bool up;                /* the connect completed */
-	bool failing;           /* the last attempt failed (log the next one at debug) */
-	bool closing;           /* veer_redis_free() is running */
-	struct event *timer;    /* down: the next connect; else the stall check */
+	redisAsyncContext *ac; /* NULL while down */
+	bool up;               /* the connect completed */
+	bool failing;          /* the last attempt failed (log the next one at debug) */
+	bool closing;          /* veer_redis_free() is running */
+	struct event *timer;   /* down: the next connect; else the stall check */
 	uint32_t backoff_ms;
-	uint64_t t_connect;     /* ms: when the connect began */
-	uint64_t t_progress;    /* ms: the last reply, or when the queue stopped being empty */
-	uint32_t inflight;      /* takes sent and not answered */
+	uint64_t t_connect;  /* ms: when the connect began */
+	uint64_t t_progress; /* ms: the last reply, or when the queue stopped being empty */
+	uint32_t inflight;   /* takes sent and not answered */
 	veer_ms_t timeout;
-	char sha[41];           /* SHA-1 of SCRIPT, hex */
+	char sha[41];                  /* SHA-1 of SCRIPT, hex */
 	struct veer_redis_wait *spare; /* free list */
-	size_t nwaits;          /* wait records allocated (in flight + spare) */
+	size_t nwaits;                 /* wait records allocated (in flight + spare) */
 };
 
 static void start_connect(struct veer_redis *r);
@@ -110,7 +110,8 @@ static veer_ms_t stall_ms(const struct veer_redis *r)
 
 static void arm(struct veer_redis *r, veer_ms_t ms)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
 	evtimer_add(r->timer, &tv);
 }
@@ -250,7 +251,8 @@ static void start_connect(struct veer_redis *r)
 	redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
 
 	if (ac == NULL || ac->err) {
-		veer_debug("redis %s: connect: %s", r->addr.text, ac != NULL ? ac->errstr : "no memory");
+		veer_debug("redis %s: connect: %s", r->addr.text,
+			   ac != NULL ? ac->errstr : "no memory");
 		if (ac != NULL)
 			redisAsyncFree(ac);
 		r->failing = true;
@@ -282,13 +284,14 @@ struct veer_redis *veer_redis_new(struct event_base *base, const struct veer_add
 	r->addr = *addr;
 	r->timeout = timeout;
 	r->backoff_ms = BACKOFF_MIN_MS;
-	if (getnameinfo((const struct sockaddr *)&addr->ss, addr->len, r->host, sizeof(r->host), serv,
-			sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	if (getnameinfo((const struct sockaddr *)&addr->ss, addr->len, r->host, sizeof(r->host),
+			serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(r->host, sizeof(r->host), "127.0.0.1");
 		snprintf(serv, sizeof(serv), "6379");
 	}
 	r->port = atoi(serv);
-	if (EVP_Digest(SCRIPT, sizeof(SCRIPT) - 1, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20) {
+	if (EVP_Digest(SCRIPT, sizeof(SCRIPT) - 1, md, &mdlen, EVP_sha1(), NULL) != 1 ||
+	    mdlen != 20) {
 		veer_err("redis: SHA-1 of the rate-limit script failed");
 		abort();
 	}
@@ -369,8 +372,8 @@ static void take_cb(redisAsyncContext *ac, void *reply, void *priv)
 			r->inflight--;
 		r->t_progress = veer_now_ms();
 		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4 && int_elem(rep, 0, &ok) &&
-		    int_elem(rep, 1, &left) && int_elem(rep, 2, &retry) && int_elem(rep, 3, &reset) &&
-		    left >= 0 && retry >= 0 && reset >= 0) {
+		    int_elem(rep, 1, &left) && int_elem(rep, 2, &retry) &&
+		    int_elem(rep, 3, &reset) && left >= 0 && retry >= 0 && reset >= 0) {
 			good = true;
 			res.allowed = ok == 1;
 			res.remaining = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
