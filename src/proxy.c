@@ -66,18 +66,74 @@ static struct veer_listener_conf *lconf(const struct veer_client *c)
 	return c->gen != NULL ? c->lconf : c->lsock->conf;
 }
 
-/* A request begins: pin the generation its listener config belongs to. */
+/* A request block from the worker's spares, or a new one. */
+static struct veer_request *request_get(struct veer_worker *w)
+{
+	struct veer_request *rq = w->spare_reqs;
+
+	if (rq != NULL) {
+		w->spare_reqs = rq->next;
+		w->nspare_reqs--;
+		rq->next = NULL;
+		return rq;
+	}
+	rq = veer_xcalloc(1, sizeof(*rq));
+	veer_msg_init(&rq->req, &rq->parser, HTTP_REQUEST, NULL, 0);
+	return rq;
+}
+
+/* Back to the spares, reset for the next request (the retry buffers keep
+ * their memory for it); beyond the spares of a busy moment, freed. */
+static void request_put(struct veer_worker *w, struct veer_request *rq)
+{
+	struct evbuffer *replay = rq->replay, *resend = rq->resend;
+
+	if (w->nspare_reqs >= 256) {
+		veer_request_free(rq);
+		return;
+	}
+	free(rq->logbuf);
+	if (replay != NULL)
+		evbuffer_drain(replay, evbuffer_get_length(replay));
+	if (resend != NULL)
+		evbuffer_drain(resend, evbuffer_get_length(resend));
+	veer_msg_reset(&rq->req);
+	rq->req.hdrs = NULL;
+	rq->req.max_hdrs = 0;
+	llhttp_reset(&rq->parser);
+	/* Everything after the parser and the message starts at zero. */
+	memset(rq->req_id, 0, sizeof(*rq) - offsetof(struct veer_request, req_id));
+	rq->replay = replay;
+	rq->resend = resend;
+	rq->next = w->spare_reqs;
+	w->spare_reqs = rq;
+	w->nspare_reqs++;
+}
+
+void veer_request_free(struct veer_request *rq)
+{
+	if (rq->replay != NULL)
+		evbuffer_free(rq->replay);
+	if (rq->resend != NULL)
+		evbuffer_free(rq->resend);
+	free(rq->logbuf);
+	free(rq);
+}
+
+/* A request begins: pin the generation its listener config belongs to, and
+ * take a request block and a header table for the time of the request. */
 static void pin_request(struct veer_client *c)
 {
 	struct veer_listener_conf *l = c->lsock->conf;
 
 	c->gen = veer_gen_pin(c->lsock->gen);
+	c->rq = request_get(c->w);
 	c->lconf = l;
-	c->t_start = mono_us();
+	c->rq->t_start = mono_us();
 	if (c->w->alog != NULL) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		c->t_wall = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		c->rq->t_wall = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	}
 	/* The header table comes from the worker's spares for the time of
 	 * the request: an idle connection holds none (memory per idle
@@ -86,21 +142,19 @@ static void pin_request(struct veer_client *c)
 		veer_worker_put_hdrs(c->w, c->hdrs, c->max_hdrs);
 		c->hdrs = veer_worker_get_hdrs(c->w, (uint32_t)l->max_headers, &c->max_hdrs);
 	}
-	c->req.hdrs = c->hdrs;
-	c->req.max_hdrs = (uint32_t)l->max_headers;
+	c->rq->req.hdrs = c->hdrs;
+	c->rq->req.max_hdrs = (uint32_t)l->max_headers;
 }
 
 static void unpin_request(struct veer_client *c)
 {
-	/* The access log's copies are per request too: an idle connection
-	 * holds none. */
-	free(c->logbuf);
-	c->logbuf = NULL;
 	veer_worker_put_hdrs(c->w, c->hdrs, c->max_hdrs);
 	c->hdrs = NULL;
 	c->max_hdrs = 0;
-	c->req.hdrs = NULL;
-	c->req.max_hdrs = 0;
+	if (c->rq != NULL) {
+		request_put(c->w, c->rq);
+		c->rq = NULL;
+	}
 	if (c->gen != NULL) {
 		veer_gen_unpin(c->w, c->gen);
 		c->gen = NULL;
@@ -167,7 +221,7 @@ static void pair(struct veer_client *c, struct veer_upstream *u)
 	u->client = c;
 	u->wp->bal.servers[u->server].inflight++;
 	publish_inflight(c, u);
-	snprintf(c->server, sizeof(c->server), "%s", u->wp->conf->servers[u->server].addr.text);
+	snprintf(c->rq->server, sizeof(c->rq->server), "%s", u->wp->conf->servers[u->server].addr.text);
 }
 
 /* Clear both back-pointers (before either side is torn down). */
@@ -227,13 +281,8 @@ void veer_client_free(struct veer_client *c)
 {
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
-	if (c->replay != NULL)
-		evbuffer_free(c->replay);
-	if (c->resend != NULL)
-		evbuffer_free(c->resend);
 	if (c->retry_ev != NULL)
 		event_free(c->retry_ev);
-	free(c->logbuf);
 	c->magic = 0;
 	free(c);
 }
@@ -269,56 +318,56 @@ static void end_request(struct veer_client *c)
 	const char *route, *pool;
 	uint64_t dur;
 
-	if (c->gen == NULL || c->logged || c->nrequests == 0)
+	if (c->rq == NULL || c->rq->logged || c->nrequests == 0)
 		return;
-	c->logged = true;
-	dur = mono_us() - c->t_start;
+	c->rq->logged = true;
+	dur = mono_us() - c->rq->t_start;
 	route = c->route != NULL ? c->route->name : NULL;
 	pool = c->pool != NULL ? c->pool->name : NULL;
-	veer_stats_request(c->w->stats, route, pool, c->status, dur);
+	veer_stats_request(c->w->stats, route, pool, c->rq->status, dur);
 	if (c->w->alog == NULL)
 		return;
 	memset(&e, 0, sizeof(e));
-	e.time_us = c->t_wall;
+	e.time_us = c->rq->t_wall;
 	e.client = c->ip;
-	e.method = llhttp_method_name((llhttp_method_t)c->parser.method);
-	if (c->target != NULL) {
-		e.target = c->target;
-		e.target_len = c->target_len;
+	e.method = llhttp_method_name((llhttp_method_t)c->rq->parser.method);
+	if (c->rq->target != NULL) {
+		e.target = c->rq->target;
+		e.target_len = c->rq->target_len;
 	}
 	e.http_minor = c->http_minor;
-	e.status = c->status;
-	e.bytes_in = c->bytes_in;
-	e.bytes_out = c->bytes_out;
+	e.status = c->rq->status;
+	e.bytes_in = c->rq->bytes_in;
+	e.bytes_out = c->rq->bytes_out;
 	e.duration_us = dur;
 	e.route = route;
 	e.pool = pool;
 	e.version = c->pool != NULL ? c->pool->version : NULL;
-	e.server = c->server[0] ? c->server : NULL;
-	e.retries = c->tries > 1 ? c->tries - 1 : 0;
-	e.request_id = c->req_id[0] ? c->req_id : c->log_req_id;
-	e.trace_id = c->trace_id[0] ? c->trace_id : NULL;
-	e.host = c->log_host;
-	e.host_len = c->log_host_len;
-	e.user_agent = c->log_ua;
-	e.user_agent_len = c->log_ua_len;
-	e.referer = c->log_referer;
-	e.referer_len = c->log_referer_len;
+	e.server = c->rq->server[0] ? c->rq->server : NULL;
+	e.retries = c->rq->tries > 1 ? c->rq->tries - 1 : 0;
+	e.request_id = c->rq->req_id[0] ? c->rq->req_id : c->rq->log_req_id;
+	e.trace_id = c->rq->trace_id[0] ? c->rq->trace_id : NULL;
+	e.host = c->rq->log_host;
+	e.host_len = c->rq->log_host_len;
+	e.user_agent = c->rq->log_ua;
+	e.user_agent_len = c->rq->log_ua_len;
+	e.referer = c->rq->log_referer;
+	e.referer_len = c->rq->log_referer_len;
 	veer_accesslog_write(c->w->alog, &e);
 }
 
 /* The proxied request is over for its pool: retry and request counts. */
 static void end_attempts(struct veer_client *c)
 {
-	struct veer_wpool *wp = c->wp;
+	struct veer_wpool *wp = c->rq != NULL ? c->rq->wp : NULL;
 
 	if (wp == NULL)
 		return;
-	if (c->retry_counted)
+	if (c->rq->retry_counted)
 		wp->retries_inflight--;
-	c->retry_counted = false;
+	c->rq->retry_counted = false;
 	wp->requests_inflight--;
-	c->wp = NULL;
+	c->rq->wp = NULL;
 	if (c->retry_ev != NULL)
 		event_del(c->retry_ev);
 	veer_wpool_unref(c->w, wp);
@@ -331,8 +380,8 @@ static void respond_with(struct veer_client *c, int status, const char *body, si
 	bool close_after = close_conn || !c->keep_alive || !c->req_done;
 	int n = 0;
 
-	if (c->req_id[0] != '\0')
-		n = snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", c->req_id);
+	if (c->rq->req_id[0] != '\0')
+		n = snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", c->rq->req_id);
 	if (!close_after && c->http_minor == 0)
 		n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Connection: keep-alive\r\n");
 	snprintf(extra + n, sizeof(extra) - (size_t)n, "%s", more != NULL ? more : "");
@@ -341,9 +390,9 @@ static void respond_with(struct veer_client *c, int status, const char *body, si
 		size_t before = evbuffer_get_length(c->out);
 		veer_http1_write_simple(c->out, status, c->http_minor, close_after, extra, body, len,
 					c->is_head);
-		c->bytes_out += evbuffer_get_length(c->out) - before;
+		c->rq->bytes_out += evbuffer_get_length(c->out) - before;
 	}
-	c->status = status;
+	c->rq->status = status;
 	c->resp_started = true;
 	if (close_after)
 		client_close_after_flush(c);
@@ -374,14 +423,8 @@ static void finish_request(struct veer_client *c)
 	}
 	end_request(c);
 	end_attempts(c);
-	veer_msg_reset(&c->req);
-	llhttp_reset(&c->parser);
-	c->req_id[0] = '\0';
-	if (c->replay != NULL)
-		evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
-	if (c->resend != NULL)
-		evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
-	/* The next request picks up the generation current then. */
+	/* The next request picks up the generation current then, and a
+	 * fresh request block. */
 	unpin_request(c);
 	set_state(c, VEER_CS_IDLE);
 	arm_timer(c, lconf(c)->idle_timeout);
@@ -488,8 +531,8 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
  * absolute-form target (RFC 9112 §3.2.2). */
 static void target_path(const struct veer_client *c, const char **path, size_t *len)
 {
-	const char *u = veer_span_ptr(&c->req, c->req.url);
-	size_t n = c->req.url.len, i = 0;
+	const char *u = veer_span_ptr(&c->rq->req, c->rq->req.url);
+	size_t n = c->rq->req.url.len, i = 0;
 
 	if (n > 0 && u[0] != '/') {
 		const char *sep = memchr(u, ':', n);
@@ -526,17 +569,17 @@ static void hash_key(const struct veer_client *c, const struct veer_pool_conf *p
 		target_path(c, &ctx->key, &ctx->key_len);
 		break;
 	case VEER_HASH_HEADER:
-		ctx->key = veer_msg_header(&c->req, pool->hash_key, &ctx->key_len);
+		ctx->key = veer_msg_header(&c->rq->req, pool->hash_key, &ctx->key_len);
 		break;
 	case VEER_HASH_COOKIE:
-		ctx->key = veer_msg_cookie(&c->req, pool->hash_key, &ctx->key_len);
+		ctx->key = veer_msg_cookie(&c->rq->req, pool->hash_key, &ctx->key_len);
 		break;
 	default:
 		break;
 	}
 }
 
-/* Keep a copy of the first N bytes of SRC in c->replay, for a retry (a
+/* Keep a copy of the first N bytes of SRC in c->rq->replay, for a retry (a
  * pooled connection found dead, or retries:), while the request stays
  * within VEER_REPLAY_MAX; past that it is not replayable. */
 static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
@@ -546,14 +589,14 @@ static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
 	size_t done = 0;
 	int nv, i;
 
-	if (!c->keep_replay || n == 0)
+	if (!c->rq->keep_replay || n == 0)
 		return;
 	/* Made on first use: a connection that never needs it holds none. */
-	if (c->replay == NULL && (c->replay = evbuffer_new()) == NULL)
+	if (c->rq->replay == NULL && (c->rq->replay = evbuffer_new()) == NULL)
 		abort(); /* out-of-memory policy: see common.h */
-	if (evbuffer_get_length(c->replay) + n > VEER_REPLAY_MAX) {
-		c->keep_replay = false;
-		evbuffer_drain(c->replay, evbuffer_get_length(c->replay));
+	if (evbuffer_get_length(c->rq->replay) + n > VEER_REPLAY_MAX) {
+		c->rq->keep_replay = false;
+		evbuffer_drain(c->rq->replay, evbuffer_get_length(c->rq->replay));
 		return;
 	}
 	while (done < n) {
@@ -563,7 +606,7 @@ static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
 			break;
 		for (i = 0; i < nv && i < 16 && done < n; i++) {
 			size_t take = v[i].iov_len < n - done ? v[i].iov_len : n - done;
-			evbuffer_add(c->replay, v[i].iov_base, take);
+			evbuffer_add(c->rq->replay, v[i].iov_base, take);
 			done += take;
 		}
 	}
@@ -575,7 +618,7 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 	struct veer_fwd fwd = {
 		.client_ip = c->ip,
 		.proto = c->ssl != NULL ? "https" : "http",
-		.request_id = c->req.req_id < 0 ? c->req_id : NULL,
+		.request_id = c->rq->req.req_id < 0 ? c->rq->req_id : NULL,
 		.default_host = u->wp->conf->servers[u->server].addr.text,
 		.upgrade = c->websocket,
 		.route = c->route,
@@ -591,18 +634,18 @@ static void send_request_head(struct veer_client *c, struct veer_upstream *u)
 	trace[32] = span[16] = '\0';
 	fwd.trace_id = trace;
 	fwd.span_id = span;
-	if (!veer_http1_client_trace(&c->req, c->trace_id))
-		memcpy(c->trace_id, trace, 33);
+	if (!veer_http1_client_trace(&c->rq->req, c->rq->trace_id))
+		memcpy(c->rq->trace_id, trace, 33);
 
 	u->resp.skip_body = c->is_head;
-	if (c->resend != NULL && evbuffer_get_length(c->resend) > 0) {
+	if (c->rq->resend != NULL && evbuffer_get_length(c->rq->resend) > 0) {
 		/* A retry: the request as first sent (head and body so far). */
-		evbuffer_add_buffer(u->out, c->resend);
+		evbuffer_add_buffer(u->out, c->rq->resend);
 		return;
 	}
-	veer_http1_write_request(u->out, &c->req, &c->parser, &fwd);
-	c->keep_replay = u->reused || u->wp->conf->retries.enabled;
-	if (c->keep_replay)
+	veer_http1_write_request(u->out, &c->rq->req, &c->rq->parser, &fwd);
+	c->rq->keep_replay = u->reused || u->wp->conf->retries.enabled;
+	if (c->rq->keep_replay)
 		keep_copy(c, u->out, evbuffer_get_length(u->out));
 }
 
@@ -641,7 +684,7 @@ static void forward_body(struct veer_client *c)
 
 	if (c->req_done || u == NULL)
 		return;
-	rc = veer_http1_parse_body(&c->parser, &c->req, c->in, &n);
+	rc = veer_http1_parse_body(&c->rq->parser, &c->rq->req, c->in, &n);
 	if (rc == VEER_ERR) {
 		/* Bad chunk framing and the like (RFC 9112 §7.1). */
 		c->keep_alive = false;
@@ -653,7 +696,7 @@ static void forward_body(struct veer_client *c)
 			respond_error(c, 400, true);
 		return;
 	}
-	if (lconf(c)->body_bytes > 0 && c->req.body_bytes > lconf(c)->body_bytes) {
+	if (lconf(c)->body_bytes > 0 && c->rq->req.body_bytes > lconf(c)->body_bytes) {
 		c->keep_alive = false;
 		unpair(c);
 		veer_upstream_close(u);
@@ -667,7 +710,7 @@ static void forward_body(struct veer_client *c)
 		keep_copy(c, c->in, n);
 		evbuffer_remove_buffer(c->in, u->out, n);
 		c->body_sent = true;
-		c->bytes_in += n;
+		c->rq->bytes_in += n;
 	}
 	if (rc == VEER_OK) {
 		c->req_done = true;
@@ -684,8 +727,8 @@ static void consume_request(struct veer_client *c)
 {
 	size_t n;
 
-	evbuffer_drain(c->in, c->req.head_len);
-	if (veer_http1_parse_body(&c->parser, &c->req, c->in, &n) == VEER_OK) {
+	evbuffer_drain(c->in, c->rq->req.head_len);
+	if (veer_http1_parse_body(&c->rq->parser, &c->rq->req, c->in, &n) == VEER_OK) {
 		evbuffer_drain(c->in, n);
 		c->req_done = true;
 	}
@@ -734,7 +777,7 @@ static int pick_server(struct veer_client *c, struct veer_wpool *wp, struct veer
 				       b->probes_out >= pool->breaker.probe_requests);
 			}
 			if (!out && pass == 0) {
-				if (i < 64 && (c->tried & (1ull << i)))
+				if (i < 64 && (c->rq->tried & (1ull << i)))
 					out = true;
 				else if (share < 1000 && veer_rand_next(&c->w->rng) % 1000 >= share)
 					out = true;
@@ -777,11 +820,11 @@ static void fail_request(struct veer_client *c, int status)
 	respond_error(c, status, false);
 }
 
-/* Send the request (first try or a retry) to a server of c->wp.  False when
+/* Send the request (first try or a retry) to a server of c->rq->wp.  False when
  * it was answered instead (503 every server out, 502 no socket). */
 static bool start_attempt(struct veer_client *c, bool fresh)
 {
-	struct veer_wpool *wp = c->wp;
+	struct veer_wpool *wp = c->rq->wp;
 	struct veer_pool_conf *pool = wp->conf;
 	struct veer_pick_ctx ctx = { 0 };
 	struct veer_upstream *u;
@@ -807,9 +850,9 @@ static bool start_attempt(struct veer_client *c, bool fresh)
 		fail_request(c, 502);
 		return false;
 	}
-	c->tries++;
+	c->rq->tries++;
 	if (idx < 64)
-		c->tried |= 1ull << idx;
+		c->rq->tried |= 1ull << idx;
 	c->pool = pool;
 	pair(c, u);
 	send_request_head(c, u);
@@ -824,7 +867,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
 	(void)fd;
 	(void)what;
-	if (c->state != VEER_CS_FORWARD || c->wp == NULL || c->up != NULL)
+	if (c->state != VEER_CS_FORWARD || c->rq->wp == NULL || c->up != NULL)
 		return;
 	if (!start_attempt(c, fresh))
 		return;
@@ -848,37 +891,37 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 	uint64_t delay = 0;
 	struct timeval tv;
 
-	if (c->resp_started || c->wp != wp || c->state != VEER_CS_FORWARD)
+	if (c->resp_started || c->rq->wp != wp || c->state != VEER_CS_FORWARD)
 		return false;
 	if (!dead_pooled) {
 		/* The try that just failed, if it was a retry, is no longer in
 		 * flight: the budget counts retries running, not requests that
 		 * retried once. */
-		if (c->retry_counted) {
+		if (c->rq->retry_counted) {
 			wp->retries_inflight--;
-			c->retry_counted = false;
+			c->rq->retry_counted = false;
 		}
-		if (!rc->enabled || !veer_retry_should(rc, c->tries, f, status, c->idempotent, false) ||
+		if (!rc->enabled || !veer_retry_should(rc, c->rq->tries, f, status, c->rq->idempotent, false) ||
 		    !veer_retry_budget_allows(rc, wp->retries_inflight, wp->requests_inflight))
 			return false;
 	}
 	/* The bytes to send again: all of them are still in u->out when the
 	 * connection never came up; else the replay copy must hold the
 	 * whole request so far. */
-	if (c->resend == NULL && (c->resend = evbuffer_new()) == NULL)
+	if (c->rq->resend == NULL && (c->rq->resend = evbuffer_new()) == NULL)
 		abort(); /* out-of-memory policy: see common.h */
 	if (c->retry_ev == NULL && (c->retry_ev = event_new(c->w->base, -1, 0, retry_cb, c)) == NULL)
 		abort();
-	evbuffer_drain(c->resend, evbuffer_get_length(c->resend));
+	evbuffer_drain(c->rq->resend, evbuffer_get_length(c->rq->resend));
 	if (nothing_sent) {
-		evbuffer_add_buffer(c->resend, u->out);
-	} else if (c->keep_replay && c->replay != NULL) {
+		evbuffer_add_buffer(c->rq->resend, u->out);
+	} else if (c->rq->keep_replay && c->rq->replay != NULL) {
 		struct evbuffer_iovec v[16];
-		int nv = evbuffer_peek(c->replay, -1, NULL, v, 16), i;
+		int nv = evbuffer_peek(c->rq->replay, -1, NULL, v, 16), i;
 		if (nv > 16)
 			return false;
 		for (i = 0; i < nv; i++)
-			evbuffer_add(c->resend, v[i].iov_base, v[i].iov_len);
+			evbuffer_add(c->rq->resend, v[i].iov_base, v[i].iov_len);
 	} else {
 		return false;
 	}
@@ -888,11 +931,11 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 		c->retried = true; /* once, on a new connection */
 	} else {
 		wp->retries_inflight++;
-		c->retry_counted = true;
-		delay = veer_retry_backoff_ms(rc, c->tries, veer_rand_next(&c->w->rng));
+		c->rq->retry_counted = true;
+		delay = veer_retry_backoff_ms(rc, c->rq->tries, veer_rand_next(&c->w->rng));
 		veer_stats_retry(c->w->stats, wp->conf->name);
 	}
-	veer_debug("client %s: retry %u after %s (%llums)", c->ip, c->tries,
+	veer_debug("client %s: retry %u after %s (%llums)", c->ip, c->rq->tries,
 		   dead_pooled ? "a dead pooled connection" : "a failure", (unsigned long long)delay);
 	pause_read(c);
 	tv.tv_sec = (time_t)(delay / 1000);
@@ -935,24 +978,24 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 			return;
 		}
 	}
-	if (c->req.req_id < 0) {
+	if (c->rq->req.req_id < 0) {
 		/* 16 hex of per-worker randomness, then a counter: unique
 		 * without a syscall or a lock. */
-		memcpy(c->req_id, w->id_prefix, 16);
-		veer_hex64(c->req_id + 16, ++w->req_seq);
-		c->req_id[32] = '\0';
+		memcpy(c->rq->req_id, w->id_prefix, 16);
+		veer_hex64(c->rq->req_id + 16, ++w->req_seq);
+		c->rq->req_id[32] = '\0';
 	}
-	c->wp = wp;
+	c->rq->wp = wp;
 	veer_wpool_ref(wp);
 	wp->requests_inflight++;
-	c->tries = 0;
-	c->tried = 0;
-	c->idempotent = veer_method_idempotent(llhttp_method_name((llhttp_method_t)c->parser.method));
+	c->rq->tries = 0;
+	c->rq->tried = 0;
+	c->rq->idempotent = veer_method_idempotent(llhttp_method_name((llhttp_method_t)c->rq->parser.method));
 	if (!start_attempt(c, false))
 		return;
-	evbuffer_drain(c->in, c->req.head_len);
-	if ((c->req.flags & VEER_H_EXPECT_100) && c->http_minor == 1 &&
-	    ((c->req.flags & VEER_H_CHUNKED) || c->parser.content_length > 0) &&
+	evbuffer_drain(c->in, c->rq->req.head_len);
+	if ((c->rq->req.flags & VEER_H_EXPECT_100) && c->http_minor == 1 &&
+	    ((c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0) &&
 	    evbuffer_get_length(c->in) == 0) {
 		/* veer reads the body itself, so it answers the expectation
 		 * (RFC 9110 §10.1.1) as nginx does; Expect is not forwarded. */
@@ -969,7 +1012,7 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 		pause_read(c); /* pipelined bytes wait; their buffer stays bounded */
 }
 
-/* A complete request head is in c->req: route it. */
+/* A complete request head is in c->rq->req: route it. */
 static void respond_limited(struct veer_client *c, const struct veer_bucket_result *res,
 			    uint32_t limit);
 
@@ -983,7 +1026,7 @@ static const char *limit_key(const struct veer_client *c, const struct veer_rate
 	*len = 0;
 	switch (rl->key) {
 	case VEER_RLKEY_HEADER:
-		key = veer_msg_header(&c->req, rl->key_header, len);
+		key = veer_msg_header(&c->rq->req, rl->key_header, len);
 		if (key != NULL)
 			break;
 		/* Without the header, the client's address. */
@@ -1022,33 +1065,33 @@ static void capture_for_log(struct veer_client *c)
 	static const struct { const char *name; size_t max; } fields[] = {
 		{ "host", 256 }, { "user-agent", 512 }, { "referer", 512 }, { "x-request-id", 128 },
 	};
-	const char **ptrs[] = { &c->log_host, &c->log_ua, &c->log_referer, &c->log_req_id };
-	size_t *lens[] = { &c->log_host_len, &c->log_ua_len, &c->log_referer_len, NULL };
+	const char **ptrs[] = { &c->rq->log_host, &c->rq->log_ua, &c->rq->log_referer, &c->rq->log_req_id };
+	size_t *lens[] = { &c->rq->log_host_len, &c->rq->log_ua_len, &c->rq->log_referer_len, NULL };
 	size_t off = 0, n, len, i;
 	const char *v;
 
-	if (c->logbuf == NULL)
-		c->logbuf = veer_xmalloc(4096);
-	n = c->req.url.len < 2048 ? c->req.url.len : 2048;
-	memcpy(c->logbuf, veer_span_ptr(&c->req, c->req.url), n);
-	c->target = c->logbuf;
-	c->target_len = n;
+	if (c->rq->logbuf == NULL)
+		c->rq->logbuf = veer_xmalloc(4096);
+	n = c->rq->req.url.len < 2048 ? c->rq->req.url.len : 2048;
+	memcpy(c->rq->logbuf, veer_span_ptr(&c->rq->req, c->rq->req.url), n);
+	c->rq->target = c->rq->logbuf;
+	c->rq->target_len = n;
 	off = n;
 	for (i = 0; i < VEER_ARRAY_LEN(fields); i++) {
 		*ptrs[i] = NULL;
 		if (lens[i] != NULL)
 			*lens[i] = 0;
-		v = veer_msg_header(&c->req, fields[i].name, &len);
+		v = veer_msg_header(&c->rq->req, fields[i].name, &len);
 		if (v == NULL)
 			continue;
 		n = len < fields[i].max ? len : fields[i].max;
-		memcpy(c->logbuf + off, v, n);
-		*ptrs[i] = c->logbuf + off;
+		memcpy(c->rq->logbuf + off, v, n);
+		*ptrs[i] = c->rq->logbuf + off;
 		if (lens[i] != NULL) {
 			*lens[i] = n;
 			off += n;
 		} else {
-			c->logbuf[off + n] = '\0'; /* the request id is a C string */
+			c->rq->logbuf[off + n] = '\0'; /* the request id is a C string */
 			off += n + 1;
 		}
 	}
@@ -1073,7 +1116,7 @@ static void route_continue(struct veer_client *c, struct veer_route_conf *route)
 	char text[512];
 	size_t n;
 
-	switch (veer_route_pool(route, &c->req, veer_rand_next(&c->w->rng), &pool)) {
+	switch (veer_route_pool(route, &c->rq->req, veer_rand_next(&c->w->rng), &pool)) {
 	case VEER_ROUTE_POOL:
 		proxy_request(c, pool);
 		return;
@@ -1087,7 +1130,7 @@ static void route_continue(struct veer_client *c, struct veer_route_conf *route)
 		return;
 	case VEER_ROUTE_NO_VERSION: {
 		size_t len;
-		const char *want = veer_msg_header(&c->req, route->version_header, &len);
+		const char *want = veer_msg_header(&c->rq->req, route->version_header, &len);
 		/* Built before the head (which WANT points into) is drained. */
 		n = veer_route_versions_text(route, want, len, text, sizeof(text));
 		answer_here(c, 400, text, n);
@@ -1146,7 +1189,7 @@ static void ask_redis(struct veer_client *c, struct veer_route_conf *route)
 		return;
 	}
 	set_state(c, VEER_CS_LIMIT);
-	/* The head stays where it is in c->in (c->req points into it). */
+	/* The head stays where it is in c->in (c->rq->req points into it). */
 	pause_read(c);
 	arm_timer(c, c->gen->config->global.redis_timeout);
 }
@@ -1156,18 +1199,18 @@ static void start_request(struct veer_client *c)
 	struct veer_route_input in = { 0 };
 	struct veer_route_conf *route;
 
-	c->http_minor = c->parser.http_minor;
+	c->http_minor = c->rq->parser.http_minor;
 	c->nrequests++;
-	c->logged = false;
-	c->status = 0;
-	c->bytes_in = c->req.head_len;
-	c->bytes_out = 0;
-	c->server[0] = '\0';
-	c->trace_id[0] = '\0';
+	c->rq->logged = false;
+	c->rq->status = 0;
+	c->rq->bytes_in = c->rq->req.head_len;
+	c->rq->bytes_out = 0;
+	c->rq->server[0] = '\0';
+	c->rq->trace_id[0] = '\0';
 	if (c->w->alog != NULL)
 		capture_for_log(c);
-	c->is_head = c->parser.method == HTTP_HEAD;
-	c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
+	c->is_head = c->rq->parser.method == HTTP_HEAD;
+	c->keep_alive = llhttp_should_keep_alive(&c->rq->parser) && !c->w->stopping;
 	c->req_done = false;
 	c->retried = false;
 	c->resp_started = false;
@@ -1175,29 +1218,29 @@ static void start_request(struct veer_client *c)
 	c->pool = NULL;
 	/* Only WebSocket upgrades are tunnelled; other Upgrade offers (h2c
 	 * ...) are dropped as hop-by-hop and the request goes on as HTTP/1.1. */
-	c->websocket = c->parser.upgrade && (c->req.flags & VEER_H_WEBSOCKET);
+	c->websocket = c->rq->parser.upgrade && (c->rq->req.flags & VEER_H_WEBSOCKET);
 	/* GET or HEAD with a body: the framing is plain, its meaning is not
 	 * (RFC 9110 §9.3.1): forwarded, then neither connection is reused, so
 	 * a server that ignores the body cannot take it for a request. */
-	c->no_reuse = (c->parser.method == HTTP_GET || c->parser.method == HTTP_HEAD) &&
-		      ((c->req.flags & VEER_H_CHUNKED) || c->parser.content_length > 0);
+	c->no_reuse = (c->rq->parser.method == HTTP_GET || c->rq->parser.method == HTTP_HEAD) &&
+		      ((c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0);
 	if (c->no_reuse)
 		c->keep_alive = false;
 
 	/* limits.body_bytes: 0 means no limit, as in nginx. */
-	if (lconf(c)->body_bytes > 0 && (c->parser.flags & F_CONTENT_LENGTH) &&
-	    c->parser.content_length > lconf(c)->body_bytes) {
+	if (lconf(c)->body_bytes > 0 && (c->rq->parser.flags & F_CONTENT_LENGTH) &&
+	    c->rq->parser.content_length > lconf(c)->body_bytes) {
 		c->keep_alive = false;
 		respond_error(c, 413, true);
 		return;
 	}
-	if (c->req.host >= 0) {
-		in.host = veer_span_ptr(&c->req, c->req.hdrs[c->req.host].value);
-		in.host_len = c->req.hdrs[c->req.host].value.len;
+	if (c->rq->req.host >= 0) {
+		in.host = veer_span_ptr(&c->rq->req, c->rq->req.hdrs[c->rq->req.host].value);
+		in.host_len = c->rq->req.hdrs[c->rq->req.host].value.len;
 	}
 	target_path(c, &in.path, &in.path_len);
-	in.method = llhttp_method_name((llhttp_method_t)c->parser.method);
-	in.msg = &c->req;
+	in.method = llhttp_method_name((llhttp_method_t)c->rq->parser.method);
+	in.msg = &c->rq->req;
 	route = veer_route_find(c->lconf, &in);
 	c->route = route;
 	if (route == NULL) {
@@ -1224,7 +1267,7 @@ static void parse_head(struct veer_client *c)
 	if (want == 0)
 		return;
 	buf = (const char *)evbuffer_pullup(c->in, (ssize_t)want);
-	rc = veer_http1_parse_head(&c->parser, &c->req, buf, want, &status);
+	rc = veer_http1_parse_head(&c->rq->parser, &c->rq->req, buf, want, &status);
 	if (rc == VEER_AGAIN) {
 		uint64_t elapsed;
 		if (want >= lconf(c)->header_bytes) {
@@ -1239,7 +1282,7 @@ static void parse_head(struct veer_client *c)
 		 * VEER_HEAD_RATE_GRACE must have come at VEER_HEAD_MIN_RATE
 		 * bytes/s on average, or it is a slowloris: 408 and close,
 		 * without waiting for the whole header timeout. */
-		elapsed = mono_us() - c->t_start;
+		elapsed = mono_us() - c->rq->t_start;
 		if (elapsed > VEER_HEAD_RATE_GRACE_US &&
 		    (uint64_t)want * 1000000u < (uint64_t)VEER_HEAD_MIN_RATE * elapsed) {
 			veer_debug("client %s: request head at %llu bytes in %llums: too slow", c->ip,
@@ -1250,11 +1293,11 @@ static void parse_head(struct veer_client *c)
 		return;
 	}
 	if (rc == VEER_ERR) {
-		veer_debug("client %s: bad request: %s", c->ip, llhttp_get_error_reason(&c->parser));
+		veer_debug("client %s: bad request: %s", c->ip, llhttp_get_error_reason(&c->rq->parser));
 		c->keep_alive = false;
 		c->http_minor = 1;
 		/* No body in an answer to HEAD (RFC 9110 §9.3.2), even a 400. */
-		c->is_head = c->parser.method == HTTP_HEAD;
+		c->is_head = c->rq->parser.method == HTTP_HEAD;
 		respond_error(c, status, true);
 		return;
 	}
@@ -1412,7 +1455,6 @@ void veer_client_accept(struct veer_worker *w, struct veer_lsock *ls, int fd,
 	c->out = evbuffer_new();
 	if (c->in == NULL || c->out == NULL)
 		abort(); /* out-of-memory policy: see common.h */
-	veer_msg_init(&c->req, &c->parser, HTTP_REQUEST, NULL, 0);
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	event_assign(&c->timer, w->base, -1, 0, client_timer_cb, c);
@@ -1558,7 +1600,7 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 			return HEAD_RETRIED;
 	}
 	r.http_minor = c->http_minor;
-	r.request_id = c->req_id[0] ? c->req_id : NULL;
+	r.request_id = c->rq->req_id[0] ? c->rq->req_id : NULL;
 	if (code == 101 && c->websocket && u->parser.upgrade) {
 		r.upgrade = true;
 	} else if (code >= 100 && code < 200) {
@@ -1585,8 +1627,8 @@ static int response_head(struct veer_client *c, struct veer_upstream *u)
 		r.pool = c->pool->name;
 		r.version = c->pool->version;
 	}
-	c->bytes_out += veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
-	c->status = code;
+	c->rq->bytes_out += veer_http1_write_response(c->out, &u->resp, &u->parser, &r);
+	c->rq->status = code;
 	evbuffer_drain(u->in, u->resp.head_len);
 	if (r.dechunk)
 		u->resp.body_sink = c->out;
@@ -1634,7 +1676,7 @@ static void response_process(struct veer_upstream *u)
 	if (u->resp.body_sink != NULL) {
 		evbuffer_drain(u->in, n);
 	} else if (n > 0) {
-		c->bytes_out += n;
+		c->rq->bytes_out += n;
 		evbuffer_remove_buffer(u->in, c->out, n);
 	}
 	if (rc == VEER_OK) {

@@ -662,6 +662,12 @@ void veer_worker_fini(struct veer_worker *w)
 		w->redis = NULL;
 		veer_redis_free(r);
 	}
+	while (w->spare_reqs != NULL) {
+		struct veer_request *rq = w->spare_reqs;
+		w->spare_reqs = rq->next;
+		veer_request_free(rq);
+	}
+	w->nspare_reqs = 0;
 	while (w->spare_hdrs != NULL) {
 		struct hdr_block *b = w->spare_hdrs;
 		w->spare_hdrs = b->next;

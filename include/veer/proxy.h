@@ -94,6 +94,36 @@ struct veer_upstream {
 	TAILQ_ENTRY(veer_upstream) link; /* idle list or free list */
 };
 
+/* What one request of a client connection needs while it is in progress:
+ * lent from the worker's spares when the request's first byte arrives
+ * (pin) and given back when it ends, so an idle keep-alive connection holds
+ * none of it (memory per idle connection). */
+struct veer_request {
+	llhttp_t parser;
+	struct veer_msg req;
+	char req_id[40];     /* generated X-Request-Id for this request, or "" */
+	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX), or NULL */
+	struct evbuffer *resend; /* the bytes a retry sends first, or NULL */
+	struct veer_wpool *wp;   /* pool of the proxied request (one reference), or NULL */
+	uint64_t tried;          /* servers tried for this request (bit = index < 64) */
+	uint32_t tries;          /* attempts made for this request */
+	bool keep_replay;        /* replay still holds the whole request so far */
+	bool retry_counted;      /* an attempt counted in wp->retries_inflight */
+	bool idempotent;
+	bool logged;         /* counted and logged already */
+	/* What the metrics and the access log say of the request. */
+	int status;          /* status sent to the client, 0 = none yet */
+	uint64_t t_start;    /* monotonic µs at its first byte */
+	uint64_t t_wall;     /* wall clock µs at its first byte */
+	uint64_t bytes_in, bytes_out;
+	char server[80];     /* the upstream that took it */
+	char trace_id[33];
+	char *logbuf;        /* copies for the access log (when it is on) */
+	const char *target, *log_host, *log_ua, *log_referer, *log_req_id;
+	size_t target_len, log_host_len, log_ua_len, log_referer_len;
+	struct veer_request *next; /* in the worker's spares */
+};
+
 struct veer_client {
 	uint32_t magic;
 	enum veer_client_state state;
@@ -103,40 +133,19 @@ struct veer_client {
 	struct veer_lsock *lsock;   /* the listening socket it came from */
 	struct veer_listener_conf *lconf; /* lsock->conf when the request started */
 	struct veer_gen *gen;       /* generation pinned by the current request, or NULL */
+	struct veer_request *rq;    /* the current request (lent), NULL exactly when gen is */
 	uint32_t max_hdrs;          /* entries in hdrs */
 	struct event rev, wev, timer;
 	struct evbuffer *in, *out;
-	llhttp_t parser;
-	struct veer_msg req;
-	struct veer_hdr *hdrs; /* lconf->max_headers entries */
+	struct veer_hdr *hdrs; /* lconf->max_headers entries, lent with rq */
 	struct veer_upstream *up;
 	struct veer_route_conf *route;
 	struct veer_pool_conf *pool;
 	struct veer_redis_wait *rl_wait; /* VEER_CS_LIMIT: the take in flight on w->redis */
-	char ip[48];
-	char req_id[40];     /* generated X-Request-Id for this request, or "" */
-	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX), or NULL */
-	struct evbuffer *resend; /* the bytes a retry sends first, or NULL */
 	struct event *retry_ev;  /* backoff before a retry (made on the first one) */
-	struct veer_wpool *wp;   /* pool of the proxied request (one reference), or NULL */
-	uint64_t tried;          /* servers tried for this request (bit = index < 64) */
-	uint32_t tries;          /* attempts made for this request */
-	bool keep_replay;        /* replay still holds the whole request so far */
-	bool retry_counted;      /* an attempt counted in wp->retries_inflight */
-	bool idempotent;
+	char ip[48];
 	int http_minor;
 	uint32_t nrequests;  /* requests started on this connection */
-	/* What the metrics and the access log say of the current request. */
-	uint64_t t_start;    /* monotonic µs at its first byte */
-	uint64_t t_wall;     /* wall clock µs at its first byte */
-	uint64_t bytes_in, bytes_out;
-	int status;          /* status sent to the client, 0 = none yet */
-	bool logged;         /* counted and logged already */
-	char server[80];     /* the upstream that took it */
-	char trace_id[33];
-	char *logbuf;        /* copies for the access log (when it is on) */
-	const char *target, *log_host, *log_ua, *log_referer, *log_req_id;
-	size_t target_len, log_host_len, log_ua_len, log_referer_len;
 	bool read_paused;    /* back-pressure: upstream output is full */
 	bool req_done;       /* request fully passed upstream */
 	bool keep_alive;     /* the connection may carry another request */
@@ -163,6 +172,8 @@ void veer_client_shutdown(struct veer_client *c);
 
 /* Free what the gc pass collected. */
 void veer_client_free(struct veer_client *c);
+/* Free a request block of the worker's spares (veer_worker.spare_reqs). */
+void veer_request_free(struct veer_request *rq);
 void veer_upstream_free(struct veer_upstream *u);
 
 /* Upstream side (upstream.c). */

@@ -58,6 +58,7 @@ struct veer_admin;
 struct veer_accesslog;
 struct veer_access_sink;
 struct veer_redis;
+struct veer_request;
 
 TAILQ_HEAD(veer_client_list, veer_client);
 TAILQ_HEAD(veer_upstream_list, veer_upstream);
@@ -161,6 +162,8 @@ struct veer_worker {
 	struct hdr_block *spare_hdrs;  /* header tables not in use (a free list) */
 	uint32_t nspare_hdrs;
 	struct veer_redis *redis;      /* global.redis connection, or NULL (redis.h) */
+	struct veer_request *spare_reqs; /* request blocks not in use (proxy.h) */
+	uint32_t nspare_reqs;
 };
 
 /* The whole process: config, workers, control loop. */
