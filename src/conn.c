@@ -1,8 +1,11 @@
 /* veer — socket I/O shared by client and upstream connections.
  *
  * Reads go straight into space reserved in the evbuffer (no FIONREAD probe
- * per read, as evbuffer_read does; no copy); writes are one writev of the
- * buffer's chunks.
+ * per read, as evbuffer_read does; no copy); writes are one sendmsg of the
+ * buffer's chunks.  Sockets are driven with recv/recvmsg and send/sendmsg
+ * rather than readv/writev: the socket calls skip the VFS layer (fdget_pos,
+ * rw_verify_area, the iov_iter setup of vfs_writev), a few percent of the
+ * CPU a proxied request costs (perf, bench/RESULTS.md).
  */
 #include "veer/proxy.h"
 #include "veer/log.h"
@@ -10,8 +13,12 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+/* Most chunks of an output buffer sent in one call. */
+#define WRITE_IOV 16
 
 /* TLS reads: SSL_read into reserved space until nothing more is decrypted
  * (what OpenSSL holds would not wake epoll again), bounded per call. */
@@ -109,9 +116,14 @@ ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in)
 	nv = evbuffer_reserve_space(in, VEER_READ_CHUNK, v, 2);
 	if (nv <= 0)
 		return -1;
-	do
-		n = readv(fd, (struct iovec *)v, nv);
-	while (n < 0 && errno == EINTR);
+	do {
+		if (nv == 1) {
+			n = recv(fd, v[0].iov_base, v[0].iov_len, 0);
+		} else {
+			struct msghdr mh = { .msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv };
+			n = recvmsg(fd, &mh, 0);
+		}
+	} while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		/* Commit nothing: the reservation is simply dropped. */
 		evbuffer_commit_space(in, v, 0);
@@ -136,8 +148,24 @@ int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out)
 {
 	if (ssl != NULL)
 		return tls_write(ssl, out);
-	while (evbuffer_get_length(out) > 0) {
-		int n = evbuffer_write(out, fd);
+	for (;;) {
+		struct evbuffer_iovec v[WRITE_IOV];
+		size_t want = 0;
+		ssize_t n;
+		int nv = evbuffer_peek(out, -1, NULL, v, WRITE_IOV);
+
+		if (nv <= 0)
+			return VEER_OK;
+		if (nv > WRITE_IOV)
+			nv = WRITE_IOV;
+		for (int i = 0; i < nv; i++)
+			want += v[i].iov_len;
+		if (nv == 1) {
+			n = send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+		} else {
+			struct msghdr mh = { .msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv };
+			n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -145,8 +173,10 @@ int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out)
 				return VEER_AGAIN;
 			return VEER_ERR;
 		}
-		if (n == 0)
-			return VEER_AGAIN;
+		evbuffer_drain(out, (size_t)n);
+		/* A short send: the socket buffer is full; asking again now
+		 * would only be told EAGAIN. */
+		if ((size_t)n < want)
+			return evbuffer_get_length(out) > 0 ? VEER_AGAIN : VEER_OK;
 	}
-	return VEER_OK;
 }

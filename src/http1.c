@@ -213,6 +213,10 @@ static bool framing_lookalike(const char *name, size_t len)
 
 	if (len > 24 || len < 13)
 		return false;
+	/* Most names are told apart by their first character ('-' and '_'
+	 * are skipped below, but no token starts a real name with them). */
+	if ((name[0] | 0x20) != 'c' && (name[0] | 0x20) != 't' && name[0] != '-' && name[0] != '_')
+		return false;
 	for (i = 0; i < len; i++) {
 		char ch = name[i];
 		if (ch == '-' || ch == '_')
@@ -222,8 +226,8 @@ static bool framing_lookalike(const char *name, size_t len)
 	if (!((n == 13 && memcmp(norm, "contentlength", 13) == 0) ||
 	      (n == 16 && memcmp(norm, "transferencoding", 16) == 0)))
 		return false;
-	return !veer_token_eq(name, len, "content-length") &&
-	       !veer_token_eq(name, len, "transfer-encoding");
+	/* The exact names are not lookalikes (the caller knows them). */
+	return true;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -231,6 +235,7 @@ static int on_header_value_complete(llhttp_t *p)
 	struct veer_msg *m = msg_of(p);
 	struct veer_hdr *h = &m->hdrs[m->nhdrs];
 	const char *name, *val;
+	bool framing = false; /* exactly Content-Length or Transfer-Encoding */
 
 	if (m->in_body)
 		return 0;
@@ -283,12 +288,15 @@ static int on_header_value_complete(llhttp_t *p)
 			m->req_id = (int32_t)m->nhdrs;
 		break;
 	case 14:
-		if (veer_token_eq(name, 14, "content-length"))
+		if (veer_token_eq(name, 14, "content-length")) {
 			m->flags |= VEER_H_CL;
+			framing = true;
+		}
 		break;
 	case 17:
 		if (veer_token_eq(name, 17, "transfer-encoding")) {
 			m->flags |= VEER_H_TRANSFER_ENCODING;
+			framing = true;
 			if (list_has(val, h->value.len, "chunked"))
 				m->flags |= VEER_H_CHUNKED;
 		}
@@ -296,7 +304,7 @@ static int on_header_value_complete(llhttp_t *p)
 	default:
 		break;
 	}
-	if (p->type == HTTP_REQUEST && framing_lookalike(name, h->name.len))
+	if (p->type == HTTP_REQUEST && !framing && framing_lookalike(name, h->name.len))
 		return -1;
 	m->nhdrs++;
 	return 0;

@@ -221,7 +221,13 @@ static void pair(struct veer_client *c, struct veer_upstream *u)
 	u->client = c;
 	u->wp->bal.servers[u->server].inflight++;
 	publish_inflight(c, u);
-	snprintf(c->rq->server, sizeof(c->rq->server), "%s", u->wp->conf->servers[u->server].addr.text);
+	{
+		/* For the access log; addr.text (80 bytes) fits, but bound it. */
+		const char *t = u->wp->conf->servers[u->server].addr.text;
+		size_t n = strnlen(t, sizeof(c->rq->server) - 1);
+		memcpy(c->rq->server, t, n);
+		c->rq->server[n] = '\0';
+	}
 }
 
 /* Clear both back-pointers (before either side is torn down). */
@@ -1323,8 +1329,14 @@ static void client_process(struct veer_client *c)
 			return;
 		set_state(c, VEER_CS_HEAD);
 		pin_request(c);
-		arm_timer(c, lconf(c)->header_timeout);
-		/* fall through */
+		parse_head(c);
+		/* The header timeout is armed only for a head that did not
+		 * come whole with its first read (the common case needs no
+		 * timer: the idle timer still pending is replaced by what
+		 * comes next). */
+		if (c->state == VEER_CS_HEAD)
+			arm_timer(c, lconf(c)->header_timeout);
+		break;
 	case VEER_CS_HEAD:
 		parse_head(c);
 		break;
@@ -1732,7 +1744,16 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		return;
 	}
 	u->got_bytes = true;
-	if (!u->head_done || c->req_done)
+	if (c->state == VEER_CS_TUNNEL) {
 		arm_response_timer(u);
+		response_process(u);
+		return;
+	}
 	response_process(u);
+	/* Still waiting for more of the response: its timeout starts again.
+	 * A response that ended in this read needs no timer (the connection
+	 * went back to the pool or was closed), nor a tunnel it started. */
+	if (u->client == c && u->state == VEER_US_ACTIVE && c->state == VEER_CS_FORWARD &&
+	    (!u->head_done || c->req_done))
+		arm_response_timer(u);
 }

@@ -52,8 +52,26 @@ char *veer_xstrndup(const char *s, size_t n);
 uint64_t veer_now_ms(void);
 
 /* ASCII case-insensitive compare of a length-delimited token with a C
- * string; true when equal. */
-bool veer_token_eq(const char *a, size_t alen, const char *lit);
+ * string; true when equal.  Inline: with a literal LIT the length is known
+ * at compile time and most calls end at the length test (header names are
+ * classified on every request). */
+static inline bool veer_token_eq(const char *a, size_t alen, const char *lit)
+{
+	size_t n = __builtin_strlen(lit);
+
+	if (alen != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)lit[i];
+		if ((unsigned)(x - 'A') < 26u)
+			x |= 0x20;
+		if ((unsigned)(y - 'A') < 26u)
+			y |= 0x20;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
 
 /* V as 16 lowercase hex digits (no terminator). */
 void veer_hex64(char out[16], uint64_t v);

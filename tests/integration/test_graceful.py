@@ -13,11 +13,13 @@ from veertest import Client, make_config
 
 def connect_refused(port):
     try:
-        s = socket.create_connection(('127.0.0.1', port), timeout=1)
+        s = socket.create_connection(('127.0.0.1', port), timeout=0.2)
     except ConnectionRefusedError:
         return True
-    except ConnectionResetError:
-        return False  # caught in the backlog as the listener closed: try again
+    except (ConnectionResetError, TimeoutError):
+        # caught in the backlog as the listener closed (reset, or the SYN
+        # dropped by the closing socket): try again
+        return False
     s.close()
     return False
 
