@@ -105,7 +105,7 @@ int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who, int level)
 	return VEER_ERR;
 }
 
-ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in)
+ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, size_t max)
 {
 	struct evbuffer_iovec v[2];
 	int nv;
@@ -113,7 +113,7 @@ ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in)
 
 	if (ssl != NULL)
 		return tls_read(ssl, in);
-	nv = evbuffer_reserve_space(in, VEER_READ_CHUNK, v, 2);
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)max, v, 2);
 	if (nv <= 0)
 		return -1;
 	do {

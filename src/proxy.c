@@ -1420,7 +1420,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 		client_handshake(c);
 		return;
 	}
-	n = veer_sock_read(fd, c->ssl, c->in);
+	/* A head is read in small pieces: a client trickling one holds little. */
+	n = veer_sock_read(fd, c->ssl, c->in,
+			   c->state == VEER_CS_FORWARD || c->state == VEER_CS_TUNNEL ? VEER_READ_MAX
+										    : VEER_READ_CHUNK);
 	if (n == 0) {
 		client_process(c);
 		if (c->state != VEER_CS_CLOSED)
@@ -1708,7 +1711,7 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		veer_upstream_close(u);
 		return;
 	}
-	n = veer_sock_read(u->fd, u->ssl, u->in);
+	n = veer_sock_read(u->fd, u->ssl, u->in, VEER_READ_MAX);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
