@@ -1420,10 +1420,15 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 		client_handshake(c);
 		return;
 	}
-	/* A head is read in small pieces: a client trickling one holds little. */
-	n = veer_sock_read(fd, c->ssl, c->in,
-			   c->state == VEER_CS_FORWARD || c->state == VEER_CS_TUNNEL ? VEER_READ_MAX
-										    : VEER_READ_CHUNK);
+	/* Heads are read in small pieces (a client trickling one holds
+	 * little); a large body in large ones. */
+	{
+		bool body = c->state == VEER_CS_FORWARD || c->state == VEER_CS_TUNNEL;
+		size_t max = body && c->read_big ? VEER_READ_MAX : VEER_READ_CHUNK;
+		n = veer_sock_read(fd, c->ssl, c->in, max);
+		if (body && n >= (ssize_t)max)
+			c->read_big = true;
+	}
 	if (n == 0) {
 		client_process(c);
 		if (c->state != VEER_CS_CLOSED)
@@ -1711,7 +1716,9 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		veer_upstream_close(u);
 		return;
 	}
-	n = veer_sock_read(u->fd, u->ssl, u->in, VEER_READ_MAX);
+	n = veer_sock_read(u->fd, u->ssl, u->in, u->read_big ? VEER_READ_MAX : VEER_READ_CHUNK);
+	if (n >= (ssize_t)VEER_READ_CHUNK)
+		u->read_big = true;
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
