@@ -514,6 +514,10 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 		global_verdict(c, NULL);
 		break;
 	case VEER_CS_FORWARD:
+		/* With the request read in full nothing can stall on this side:
+		 * an idle or header timer left pending (proxy_request). */
+		if (c->req_done)
+			break;
 		/* The request body stalled. */
 		c->keep_alive = false;
 		if (c->up != NULL) {
@@ -719,8 +723,8 @@ static void forward_body(struct veer_client *c)
 		c->rq->bytes_in += n;
 	}
 	if (rc == VEER_OK) {
+		/* Whatever client timer is left is ignored from now on. */
 		c->req_done = true;
-		event_del(&c->timer);
 	} else {
 		arm_timer(c, lconf(c)->body_timeout);
 	}
@@ -1011,7 +1015,13 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 			return;
 	}
 	set_state(c, VEER_CS_FORWARD);
-	event_del(&c->timer);
+	/* The idle or header timer may still be pending.  A request with a
+	 * body gets the body timer (forward_body); one without leaves it be:
+	 * should it fire while the response is on its way, it is ignored
+	 * (client_timer_cb), and finish_request re-arms the idle timer.  One
+	 * timer operation per request instead of three. */
+	if ((c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0)
+		event_del(&c->timer);
 	forward_body(c);
 	if (c->state == VEER_CS_FORWARD && c->up != NULL && c->req_done &&
 	    evbuffer_get_length(c->in) > VEER_HIGH_WATER)
