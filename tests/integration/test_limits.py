@@ -152,6 +152,26 @@ class LimitsTest(veertest.TestCase):
             self.assertEqual(r.status, 408, r)
             self.assertTrue(c.wait_closed(1))
 
+    def test_slow_response_outlives_the_client_timeouts(self):
+        # A request without a body leaves the client's idle timer pending
+        # while its response is on the way (proxy.c: one timer operation per
+        # request).  A response slower than the idle and header timeouts
+        # still arrives, the connection carries the next request, and the
+        # idle timeout then closes it as usual.
+        with Client(self.v.port()) as c:
+            self.assertEqual(c.get('/json?first').status, 200)
+            time.sleep(0.6)  # most of the idle second gone
+            t0 = time.monotonic()
+            r = c.get('/json?delay=1500')
+            self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()['target'], '/json?delay=1500')
+            r = c.get('/json?after')
+            self.assertEqual(r.status, 200, r)
+            t0 = time.monotonic()
+            self.assertTrue(c.readable_within(4.0), 'not closed after the idle timeout')
+            self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+
     def test_body_timeout(self):
         # the body stops arriving: veer ends the exchange within the body
         # timeout (a 408 if nothing was answered yet, else a close)
