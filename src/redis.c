@@ -143,7 +143,12 @@ static void drop(struct veer_redis *r, const char *why)
 
 	if (ac == NULL)
 		return;
-	veer_warn("redis %s: %s; reconnecting", r->addr.text, why);
+	/* One warning per outage: a server that stays unreachable is
+	 * retried every 2 s, and each retry would say the same. */
+	if (!r->failing)
+		veer_warn("redis %s: %s; reconnecting", r->addr.text, why);
+	else
+		veer_debug("redis %s: %s; reconnecting", r->addr.text, why);
 	r->failing = true;
 	/* Marked down first: a callback that takes again fails at once, and
 	 * disconnect_cb() sees that AC is no longer R's. */
@@ -167,11 +172,9 @@ static void connect_cb(const redisAsyncContext *ac, int status)
 		lost(r);
 		return;
 	}
-	if (r->failing)
-		veer_info("redis %s: connected", r->addr.text);
-	else
-		veer_debug("redis %s: connected", r->addr.text);
-	r->failing = false;
+	/* "answering again" is logged at its first answer (script_cb): a
+	 * stopped server still completes TCP connects from its backlog. */
+	veer_debug("redis %s: connected", r->addr.text);
 	r->backoff_ms = BACKOFF_MIN_MS;
 	set_up(r, true);
 }
@@ -232,8 +235,13 @@ static void script_cb(redisAsyncContext *ac, void *reply, void *priv)
 	if (r->inflight > 0)
 		r->inflight--;
 	r->t_progress = veer_now_ms();
-	if (rep->type == REDIS_REPLY_ERROR)
+	if (rep->type == REDIS_REPLY_ERROR) {
 		veer_warn("redis %s: SCRIPT LOAD: %s", r->addr.text, rep->str);
+		return;
+	}
+	if (r->failing)
+		veer_info("redis %s: answering again", r->addr.text);
+	r->failing = false;
 }
 
 /* Queue SCRIPT LOAD: every EVALSHA after it on this connection finds the

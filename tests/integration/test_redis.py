@@ -291,6 +291,9 @@ class RedisLimitTest(veertest.TestCase):
         wait_until(lambda: self.connections(v) == 2, 5, 0.05,
                    msg=lambda: 'veer did not reconnect\n' + v.log_tail())
         self.assertEqual(codes(v.port(), 3)[0], [200, 200, 429])
+        wait_until(lambda: re.search(r'info: redis 127\.0\.0\.1:%d: answering again' % r.port,
+                                     v.log()), 3, 0.05,
+                   msg=lambda: 'no "answering again" line\n' + v.log_tail())
         self.assertTrue(v.alive())
 
     def test_redis_down_deny(self):
