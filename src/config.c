@@ -20,6 +20,7 @@
 #include "veer/balance.h"
 #include "veer/common.h"
 #include "veer/config.h"
+#include "veer/registry.h"
 #include "veer/tls.h"
 
 #include "config_int.h"
@@ -450,6 +451,8 @@ void veer_config_free(struct veer_config *c)
 {
 	if (c == NULL)
 		return;
+	if (c->registry != NULL)
+		veer_registry_unbind(c->registry, c);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		struct veer_listener_tls *t = &c->listeners[i].tls;
 		veer_tls_server_free(t->server);

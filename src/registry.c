@@ -16,6 +16,7 @@
 struct limiter_rec {
 	char *name; /* "pool:NAME" / "route:NAME" with its parameters */
 	struct veer_limiter *limiter;
+	uint32_t refs; /* configs bound to it */
 };
 
 struct tickets_rec {
@@ -91,16 +92,51 @@ static struct veer_limiter *limiter_for(struct veer_registry *r, const char *kin
 
 	snprintf(key, sizeof(key), "%s:%s:%.6f:%u:%d:%s", kind, name, c->rate, c->burst, (int)c->key,
 		 c->key_header ? c->key_header : "");
-	for (i = 0; i < r->nlimiters; i++)
-		if (strcmp(r->limiters[i].name, key) == 0)
+	for (i = 0; i < r->nlimiters; i++) {
+		if (strcmp(r->limiters[i].name, key) == 0) {
+			r->limiters[i].refs++;
 			return r->limiters[i].limiter;
+		}
+	}
 	r->limiters = veer_xrealloc(r->limiters, (r->nlimiters + 1) * sizeof(*r->limiters));
 	r->limiters[r->nlimiters].name = veer_xstrdup(key);
 	r->limiters[r->nlimiters].limiter =
 		veer_limiter_new(c->key == VEER_RLKEY_ROUTE || strcmp(kind, "pool") == 0 ? SINGLE_SLOTS
 											 : KEYED_SLOTS,
 				 c->rate, c->burst);
+	r->limiters[r->nlimiters].refs = 1;
 	return r->limiters[r->nlimiters++].limiter;
+}
+
+/* One config less uses limiter L: freed with the last. */
+static void limiter_put(struct veer_registry *r, struct veer_limiter *l)
+{
+	for (size_t i = 0; i < r->nlimiters; i++) {
+		if (r->limiters[i].limiter != l)
+			continue;
+		if (--r->limiters[i].refs > 0)
+			return;
+		free(r->limiters[i].name);
+		veer_limiter_free(l);
+		r->limiters[i] = r->limiters[--r->nlimiters];
+		return;
+	}
+}
+
+/* One config less uses health record H: freed with the last. */
+static void health_put(struct veer_registry *r, struct veer_server_health *h)
+{
+	for (size_t i = 0; i < r->nhealth; i++) {
+		if (r->health[i] != h)
+			continue;
+		if (--h->refs > 0)
+			return;
+		free(h->pool);
+		free(h->address);
+		free(h);
+		r->health[i] = r->health[--r->nhealth];
+		return;
+	}
 }
 
 /* Session-ticket keys of listener NAME: kept across reloads, so a
@@ -130,6 +166,10 @@ void veer_registry_bind(struct veer_registry *r, struct veer_config *config)
 {
 	size_t i, k;
 
+	if (config->registry != NULL)
+		return; /* bound already: its references are counted */
+	config->registry = r;
+
 	for (i = 0; i < config->nlisteners; i++) {
 		struct veer_listener_conf *l = &config->listeners[i];
 		if (l->tls.enabled && l->tls.server != NULL)
@@ -137,8 +177,10 @@ void veer_registry_bind(struct veer_registry *r, struct veer_config *config)
 	}
 	for (i = 0; i < config->npools; i++) {
 		struct veer_pool_conf *p = &config->pools[i];
-		for (k = 0; k < p->nservers; k++)
+		for (k = 0; k < p->nservers; k++) {
 			p->servers[k].health = veer_registry_health(r, p->name, p->servers[k].address);
+			p->servers[k].health->refs++;
+		}
 		if (p->rate_limit.enabled)
 			p->limiter = limiter_for(r, "pool", p->name, &p->rate_limit);
 	}
@@ -148,6 +190,38 @@ void veer_registry_bind(struct veer_registry *r, struct veer_config *config)
 		if (rt->rate_limit.enabled && !rt->rate_limit.global)
 			rt->limiter = limiter_for(r, "route", rt->name, &rt->rate_limit);
 	}
+}
+
+void veer_registry_sizes(const struct veer_registry *r, size_t *health, size_t *limiters)
+{
+	*health = r->nhealth;
+	*limiters = r->nlimiters;
+}
+
+void veer_registry_unbind(struct veer_registry *r, struct veer_config *config)
+{
+	size_t i, k;
+
+	if (config->registry != r)
+		return;
+	for (i = 0; i < config->npools; i++) {
+		struct veer_pool_conf *p = &config->pools[i];
+		for (k = 0; k < p->nservers; k++) {
+			if (p->servers[k].health != NULL)
+				health_put(r, p->servers[k].health);
+			p->servers[k].health = NULL;
+		}
+		if (p->limiter != NULL)
+			limiter_put(r, p->limiter);
+		p->limiter = NULL;
+	}
+	for (i = 0; i < config->nroutes; i++) {
+		struct veer_route_conf *rt = &config->routes[i];
+		if (rt->limiter != NULL)
+			limiter_put(r, rt->limiter);
+		rt->limiter = NULL;
+	}
+	config->registry = NULL;
 }
 
 uint32_t veer_server_share(const struct veer_server_conf *s, uint64_t now_ms)

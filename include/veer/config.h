@@ -35,6 +35,7 @@ struct veer_addr {
 
 struct veer_server_health; /* registry.h */
 struct veer_limiter;       /* ratelimit.h */
+struct veer_registry;      /* registry.h */
 
 struct veer_server_conf {
 	char *address;         /* as written in the file: runtime state key */
@@ -317,6 +318,7 @@ struct veer_global_conf {
 struct veer_config {
 	uint32_t magic;
 	atomic_uint refs;
+	struct veer_registry *registry; /* the registry it is bound to, or NULL */
 	uint64_t generation; /* set by whoever installs it; 0 after load */
 	char *path;
 	struct veer_global_conf global;

@@ -38,6 +38,9 @@ struct veer_server_health {
 	/* Written by the health checker (control thread) only. */
 	uint32_t ok_in_row, fail_in_row;
 	bool checked;
+	/* Configs bound to this record (control thread only): the record is
+	 * freed with the last of them. */
+	uint32_t refs;
 };
 
 struct veer_registry;
@@ -46,8 +49,18 @@ struct veer_registry *veer_registry_new(void);
 void veer_registry_free(struct veer_registry *r);
 
 /* Bind CONFIG's servers, pools and routes to their state (creating what is
- * new).  Control thread, before the config is published. */
+ * new).  Control thread, before the config is published.  Binding a config
+ * twice binds it once. */
 void veer_registry_bind(struct veer_registry *r, struct veer_config *config);
+
+/* CONFIG is being freed (veer_config_free() calls this for a bound config):
+ * state that no other bound config uses is freed with it, so servers that
+ * come and go (discovery) and rate limits whose parameters change leave
+ * nothing behind.  Control thread. */
+void veer_registry_unbind(struct veer_registry *r, struct veer_config *config);
+
+/* How many health records and rate-limit tables R holds (tests, status). */
+void veer_registry_sizes(const struct veer_registry *r, size_t *health, size_t *limiters);
 
 /* Rotate every listener's session-ticket keys (control thread, every
  * VEER_TLS_TICKET_ROTATE_MS). */
