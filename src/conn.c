@@ -105,9 +105,10 @@ int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who, int level)
 	return VEER_ERR;
 }
 
-ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, size_t max)
+ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, bool *big)
 {
 	struct evbuffer_iovec v[2];
+	size_t max = big != NULL && *big ? VEER_READ_MAX : VEER_READ_CHUNK;
 	int nv;
 	ssize_t n, got;
 
@@ -130,6 +131,8 @@ ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, size_t max)
 		return n;
 	}
 	got = n;
+	if (big != NULL && (size_t)got >= VEER_READ_CHUNK)
+		*big = true;
 	for (int i = 0; i < nv; i++) {
 		size_t take = (size_t)n < v[i].iov_len ? (size_t)n : v[i].iov_len;
 		v[i].iov_len = take;

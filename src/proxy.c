@@ -66,7 +66,8 @@ static struct veer_listener_conf *lconf(const struct veer_client *c)
 	return c->gen != NULL ? c->lconf : c->lsock->conf;
 }
 
-/* A request block from the worker's spares, or a new one. */
+/* A request block from the worker's spares, or a new one: either way all
+ * zero past the parser and the message (request_put). */
 static struct veer_request *request_get(struct veer_worker *w)
 {
 	struct veer_request *rq = w->spare_reqs;
@@ -537,6 +538,12 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The current request has a body: chunked, or a Content-Length above 0. */
+static bool request_has_body(const struct veer_client *c)
+{
+	return (c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0;
+}
+
 /* Path of the request target: origin-form up to '?', or the path of an
  * absolute-form target (RFC 9112 §3.2.2). */
 static void target_path(const struct veer_client *c, const char **path, size_t *len)
@@ -1005,7 +1012,7 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 		return;
 	evbuffer_drain(c->in, c->rq->req.head_len);
 	if ((c->rq->req.flags & VEER_H_EXPECT_100) && c->http_minor == 1 &&
-	    ((c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0) &&
+	    request_has_body(c) &&
 	    evbuffer_get_length(c->in) == 0) {
 		/* veer reads the body itself, so it answers the expectation
 		 * (RFC 9110 §10.1.1) as nginx does; Expect is not forwarded. */
@@ -1020,7 +1027,7 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 	 * should it fire while the response is on its way, it is ignored
 	 * (client_timer_cb), and finish_request re-arms the idle timer.  One
 	 * timer operation per request instead of three. */
-	if ((c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0)
+	if (request_has_body(c))
 		event_del(&c->timer);
 	forward_body(c);
 	if (c->state == VEER_CS_FORWARD && c->up != NULL && c->req_done &&
@@ -1217,12 +1224,8 @@ static void start_request(struct veer_client *c)
 
 	c->http_minor = c->rq->parser.http_minor;
 	c->nrequests++;
-	c->rq->logged = false;
-	c->rq->status = 0;
+	/* The rest of the request's figures start at zero (request_get). */
 	c->rq->bytes_in = c->rq->req.head_len;
-	c->rq->bytes_out = 0;
-	c->rq->server[0] = '\0';
-	c->rq->trace_id[0] = '\0';
 	if (c->w->alog != NULL)
 		capture_for_log(c);
 	c->is_head = c->rq->parser.method == HTTP_HEAD;
@@ -1239,7 +1242,7 @@ static void start_request(struct veer_client *c)
 	 * (RFC 9110 §9.3.1): forwarded, then neither connection is reused, so
 	 * a server that ignores the body cannot take it for a request. */
 	c->no_reuse = (c->rq->parser.method == HTTP_GET || c->rq->parser.method == HTTP_HEAD) &&
-		      ((c->rq->req.flags & VEER_H_CHUNKED) || c->rq->parser.content_length > 0);
+		      request_has_body(c);
 	if (c->no_reuse)
 		c->keep_alive = false;
 
@@ -1432,13 +1435,9 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Heads are read in small pieces (a client trickling one holds
 	 * little); a large body in large ones. */
-	{
-		bool body = c->state == VEER_CS_FORWARD || c->state == VEER_CS_TUNNEL;
-		size_t max = body && c->read_big ? VEER_READ_MAX : VEER_READ_CHUNK;
-		n = veer_sock_read(fd, c->ssl, c->in, max);
-		if (body && n >= (ssize_t)max)
-			c->read_big = true;
-	}
+	n = veer_sock_read(fd, c->ssl, c->in,
+			   c->state == VEER_CS_FORWARD || c->state == VEER_CS_TUNNEL ? &c->read_big
+										    : NULL);
 	if (n == 0) {
 		client_process(c);
 		if (c->state != VEER_CS_CLOSED)
@@ -1726,9 +1725,7 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		veer_upstream_close(u);
 		return;
 	}
-	n = veer_sock_read(u->fd, u->ssl, u->in, u->read_big ? VEER_READ_MAX : VEER_READ_CHUNK);
-	if (n >= (ssize_t)VEER_READ_CHUNK)
-		u->read_big = true;
+	n = veer_sock_read(u->fd, u->ssl, u->in, &u->read_big);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;

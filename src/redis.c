@@ -350,11 +350,6 @@ void veer_redis_set_timeout(struct veer_redis *r, veer_ms_t timeout)
 	r->timeout = timeout;
 }
 
-bool veer_redis_connected(const struct veer_redis *r)
-{
-	return r->up;
-}
-
 static bool int_elem(const redisReply *rep, size_t i, long long *v)
 {
 	if (rep->element[i]->type != REDIS_REPLY_INTEGER)

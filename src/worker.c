@@ -407,6 +407,17 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Move to the generation in MSG (run in the worker's thread). */
+/* Close the worker's Redis connection, if any.  w->redis is cleared first:
+ * the takes it answers (with NULL) from inside veer_redis_free() then find
+ * none to take from again. */
+static void close_redis(struct veer_worker *w)
+{
+	struct veer_redis *r = w->redis;
+
+	w->redis = NULL;
+	veer_redis_free(r);
+}
+
 /* global.redis of CFG: keep the connection when the address stays (takes
  * in flight go on), else close it (its waiting takes get their answer
  * now: on_error) and open the new one. */
@@ -418,11 +429,7 @@ static void sync_redis(struct veer_worker *w, const struct veer_config *cfg)
 		veer_redis_set_timeout(w->redis, g->redis_timeout);
 		return;
 	}
-	if (w->redis != NULL) {
-		struct veer_redis *r = w->redis;
-		w->redis = NULL;
-		veer_redis_free(r);
-	}
+	close_redis(w);
 	if (g->redis_enabled)
 		w->redis = veer_redis_new(w->base, &g->redis_addr, g->redis_timeout, w->stats);
 }
@@ -657,11 +664,7 @@ void veer_worker_fini(struct veer_worker *w)
 	if (w->cur != NULL)
 		veer_gen_unpin(w, w->cur);
 	w->cur = NULL;
-	if (w->redis != NULL) {
-		struct veer_redis *r = w->redis;
-		w->redis = NULL;
-		veer_redis_free(r);
-	}
+	close_redis(w);
 	while (w->spare_reqs != NULL) {
 		struct veer_request *rq = w->spare_reqs;
 		w->spare_reqs = rq->next;

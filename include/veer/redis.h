@@ -80,7 +80,4 @@ struct veer_redis_wait *veer_redis_take(struct veer_redis *r, const char *route,
  * request went away).  CB is not called; W is recycled when Redis answers. */
 void veer_redis_cancel(struct veer_redis *r, struct veer_redis_wait *w, bool timed_out);
 
-/* True while connected (for tests and status). */
-bool veer_redis_connected(const struct veer_redis *r);
-
 #endif
