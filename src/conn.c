@@ -8,10 +8,13 @@
  * CPU a proxied request costs (perf, bench/RESULTS.md).
  */
 #include "veer/proxy.h"
+#include "veer/common.h"
 #include "veer/log.h"
 #include "veer/tls.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -19,6 +22,12 @@
 
 /* Most chunks of an output buffer sent in one call. */
 #define WRITE_IOV 16
+/* Chunks adding up to no more than this are copied into one stack buffer
+ * and sent with send(): a small response is a head chunk and a body chunk,
+ * and for those the copy costs less than sendmsg's iovec import and its
+ * segment-by-segment copy in the kernel (bench/RESULTS.md).  Larger
+ * outputs go out as they are, one sendmsg of their chunks. */
+#define WRITE_COALESCE 4096
 
 /* TLS reads: SSL_read into reserved space until nothing more is decrypted
  * (what OpenSSL holds would not wake epoll again), bounded per call. */
@@ -105,7 +114,78 @@ int veer_tls_handshake(SSL *ssl, bool *want_write, const char *who, int level)
 	return VEER_ERR;
 }
 
-ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, bool *big)
+/* A read block: VEER_READ_CHUNK bytes a plain read into an empty buffer
+ * lands in, lent to the buffer as a reference chunk (evbuffer_add_reference)
+ * and given back to its worker's spares when that chunk is drained, wherever
+ * it moved by then (a response body goes from u->in to c->out whole).  It
+ * saves the 16 KiB malloc and free libevent makes for a chunk of its own on
+ * each such read, a request's largest allocations (bench/RESULTS.md).  A
+ * buffer gets a block only when empty: a client trickling a head holds one
+ * block at most, the rest goes into libevent's chunks as before. */
+struct veer_read_block {
+	struct veer_read_block *next; /* in w->spare_blocks */
+	struct veer_worker *w;
+	char data[VEER_READ_CHUNK];
+};
+
+/* Spare blocks a worker keeps (512 KiB); more are freed on return. */
+#define SPARE_BLOCKS 32
+
+static void block_return(const void *data, size_t len, void *arg)
+{
+	struct veer_read_block *b = arg;
+	struct veer_worker *w = b->w;
+
+	(void)data;
+	(void)len;
+	if (w->blocks_closed || w->nspare_blocks >= SPARE_BLOCKS) {
+		free(b);
+		return;
+	}
+	b->next = w->spare_blocks;
+	w->spare_blocks = b;
+	w->nspare_blocks++;
+}
+
+void veer_read_blocks_free(struct veer_worker *w)
+{
+	struct veer_read_block *b;
+
+	while ((b = w->spare_blocks) != NULL) {
+		w->spare_blocks = b->next;
+		free(b);
+	}
+	w->nspare_blocks = 0;
+	w->blocks_closed = true;
+}
+
+static ssize_t block_read(struct veer_worker *w, int fd, struct evbuffer *in, bool *big)
+{
+	struct veer_read_block *b = w->spare_blocks;
+	ssize_t n;
+
+	if (b != NULL) {
+		w->spare_blocks = b->next;
+		w->nspare_blocks--;
+	} else {
+		b = veer_xmalloc(sizeof(*b));
+		b->w = w;
+	}
+	do
+		n = recv(fd, b->data, sizeof(b->data), 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || evbuffer_add_reference(in, b->data, (size_t)n, block_return, b) < 0) {
+		int saved = errno;
+		block_return(b->data, 0, b);
+		errno = saved;
+		return n > 0 ? -1 : n;
+	}
+	if (big != NULL && (size_t)n >= VEER_READ_CHUNK)
+		*big = true;
+	return n;
+}
+
+ssize_t veer_sock_read(struct veer_worker *w, int fd, SSL *ssl, struct evbuffer *in, bool *big)
 {
 	struct evbuffer_iovec v[2];
 	size_t max = big != NULL && *big ? VEER_READ_MAX : VEER_READ_CHUNK;
@@ -114,6 +194,8 @@ ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, bool *big)
 
 	if (ssl != NULL)
 		return tls_read(ssl, in);
+	if (max == VEER_READ_CHUNK && evbuffer_get_length(in) == 0)
+		return block_read(w, fd, in, big);
 	nv = evbuffer_reserve_space(in, (ev_ssize_t)max, v, 2);
 	if (nv <= 0)
 		return -1;
@@ -165,6 +247,15 @@ int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out)
 			want += v[i].iov_len;
 		if (nv == 1) {
 			n = send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+		} else if (want <= WRITE_COALESCE) {
+			char flat[WRITE_COALESCE];
+			size_t off = 0;
+
+			for (int i = 0; i < nv; i++) {
+				memcpy(flat + off, v[i].iov_base, v[i].iov_len);
+				off += v[i].iov_len;
+			}
+			n = send(fd, flat, want, MSG_NOSIGNAL);
 		} else {
 			struct msghdr mh = { .msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv };
 			n = sendmsg(fd, &mh, MSG_NOSIGNAL);

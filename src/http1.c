@@ -230,6 +230,106 @@ static bool framing_lookalike(const char *name, size_t len)
 	return true;
 }
 
+/* Is token N (LEN bytes, LEN == strlen(LIT)) the lowercase name LIT?
+ * Header names are tokens (is_token), and for a token ORing 0x20 into each
+ * byte lowercases the letters and leaves '-' as it is (of the bytes that
+ * OR to '-', only '-' is a token character): so whole words compare at
+ * once, with overlapping loads for the tail. */
+static inline uint64_t fold64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v | 0x2020202020202020ull;
+}
+
+static inline uint32_t fold32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v | 0x20202020u;
+}
+
+static inline uint16_t fold16(const char *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return (uint16_t)(v | 0x2020u);
+}
+
+static inline bool name_is(const char *n, size_t len, const char *lit)
+{
+	size_t i;
+
+	if (len >= 8) {
+		for (i = 0; i + 8 < len; i += 8)
+			if (fold64(n + i) != fold64(lit + i))
+				return false;
+		return fold64(n + len - 8) == fold64(lit + len - 8);
+	}
+	if (len >= 4)
+		return fold32(n) == fold32(lit) && fold32(n + len - 4) == fold32(lit + len - 4);
+	return fold16(n) == fold16(lit) && fold16(n + len - 2) == fold16(lit + len - 2);
+}
+
+/* The enum veer_hdr_id of token N (LEN bytes): its length picks the few
+ * candidates, most names are told apart by that alone. */
+static enum veer_hdr_id classify(const char *n, size_t len)
+{
+	switch (len) {
+	case 2:
+		return name_is(n, 2, "te") ? VEER_HID_TE : VEER_HID_OTHER;
+	case 3:
+		return name_is(n, 3, "via") ? VEER_HID_VIA : VEER_HID_OTHER;
+	case 4:
+		return name_is(n, 4, "host") ? VEER_HID_HOST : VEER_HID_OTHER;
+	case 6:
+		return name_is(n, 6, "expect") ? VEER_HID_EXPECT : VEER_HID_OTHER;
+	case 7:
+		if (name_is(n, 7, "upgrade"))
+			return VEER_HID_UPGRADE;
+		return name_is(n, 7, "trailer") ? VEER_HID_TRAILER : VEER_HID_OTHER;
+	case 8:
+		return name_is(n, 8, "trailers") ? VEER_HID_TRAILERS : VEER_HID_OTHER;
+	case 10:
+		if (name_is(n, 10, "connection"))
+			return VEER_HID_CONNECTION;
+		return name_is(n, 10, "keep-alive") ? VEER_HID_KEEP_ALIVE : VEER_HID_OTHER;
+	case 11:
+		return name_is(n, 11, "traceparent") ? VEER_HID_TRACEPARENT : VEER_HID_OTHER;
+	case 12:
+		return name_is(n, 12, "x-request-id") ? VEER_HID_X_REQUEST_ID : VEER_HID_OTHER;
+	case 14:
+		return name_is(n, 14, "content-length") ? VEER_HID_CONTENT_LENGTH : VEER_HID_OTHER;
+	case 15:
+		return name_is(n, 15, "x-forwarded-for") ? VEER_HID_X_FORWARDED_FOR : VEER_HID_OTHER;
+	case 16:
+		if (name_is(n, 16, "x-forwarded-host"))
+			return VEER_HID_X_FORWARDED_HOST;
+		return name_is(n, 16, "proxy-connection") ? VEER_HID_PROXY_CONNECTION : VEER_HID_OTHER;
+	case 17:
+		if (name_is(n, 17, "transfer-encoding"))
+			return VEER_HID_TRANSFER_ENCODING;
+		return name_is(n, 17, "x-forwarded-proto") ? VEER_HID_X_FORWARDED_PROTO : VEER_HID_OTHER;
+	case 18:
+		return name_is(n, 18, "proxy-authenticate") ? VEER_HID_PROXY_AUTHENTICATE : VEER_HID_OTHER;
+	default:
+		return VEER_HID_OTHER;
+	}
+}
+
+#define HID_BIT(id) (1u << (id))
+/* Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded as they came. */
+#define HOP_BY_HOP                                                                       \
+	(HID_BIT(VEER_HID_TE) | HID_BIT(VEER_HID_TRAILER) | HID_BIT(VEER_HID_TRAILERS) |   \
+	 HID_BIT(VEER_HID_UPGRADE) | HID_BIT(VEER_HID_CONNECTION) |                         \
+	 HID_BIT(VEER_HID_KEEP_ALIVE) | HID_BIT(VEER_HID_PROXY_CONNECTION) |                \
+	 HID_BIT(VEER_HID_TRANSFER_ENCODING) | HID_BIT(VEER_HID_PROXY_AUTHENTICATE))
+/* Request headers veer writes itself (request_head), or answers (Expect). */
+#define REQUEST_OWN                                                                      \
+	(HID_BIT(VEER_HID_X_FORWARDED_FOR) | HID_BIT(VEER_HID_VIA) |                       \
+	 HID_BIT(VEER_HID_X_FORWARDED_PROTO) | HID_BIT(VEER_HID_X_FORWARDED_HOST) |         \
+	 HID_BIT(VEER_HID_TRACEPARENT) | HID_BIT(VEER_HID_EXPECT))
+
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct veer_msg *m = msg_of(p);
@@ -254,52 +354,43 @@ static int on_header_value_complete(llhttp_t *p)
 	if (!is_token(name, h->name.len))
 		return -1;
 
-	switch (h->name.len) {
-	case 4:
-		if (veer_token_eq(name, 4, "host")) {
-			/* A second Host, or one that is not an authority, is a
-			 * 400 (RFC 9112 §3.2, RFC 3986 §3.2). */
-			if (p->type == HTTP_REQUEST && (m->host >= 0 || !is_authority(val, h->value.len)))
-				return -1;
-			m->host = (int32_t)m->nhdrs;
-			m->flags |= VEER_H_HOST;
-		}
+	h->id = classify(name, h->name.len);
+	switch (h->id) {
+	case VEER_HID_HOST:
+		/* A second Host, or one that is not an authority, is a 400
+		 * (RFC 9112 §3.2, RFC 3986 §3.2). */
+		if (p->type == HTTP_REQUEST && (m->host >= 0 || !is_authority(val, h->value.len)))
+			return -1;
+		m->host = (int32_t)m->nhdrs;
+		m->flags |= VEER_H_HOST;
 		break;
-	case 6:
-		if (veer_token_eq(name, 6, "expect") && veer_token_eq(val, h->value.len, "100-continue"))
+	case VEER_HID_EXPECT:
+		if (veer_token_eq(val, h->value.len, "100-continue"))
 			m->flags |= VEER_H_EXPECT_100;
 		break;
-	case 7:
-		if (veer_token_eq(name, 7, "upgrade")) {
-			m->flags |= VEER_H_UPGRADE;
-			if (list_has(val, h->value.len, "websocket"))
-				m->flags |= VEER_H_WEBSOCKET;
-		}
+	case VEER_HID_UPGRADE:
+		m->flags |= VEER_H_UPGRADE;
+		if (list_has(val, h->value.len, "websocket"))
+			m->flags |= VEER_H_WEBSOCKET;
 		break;
-	case 10:
-		if (veer_token_eq(name, 10, "connection")) {
-			m->flags |= VEER_H_CONNECTION;
-			if (names_other_headers(val, h->value.len))
-				m->flags |= VEER_H_CONN_LISTS;
-		}
+	case VEER_HID_CONNECTION:
+		m->flags |= VEER_H_CONNECTION;
+		if (names_other_headers(val, h->value.len))
+			m->flags |= VEER_H_CONN_LISTS;
 		break;
-	case 12:
-		if (veer_token_eq(name, 12, "x-request-id") && h->value.len > 0)
+	case VEER_HID_X_REQUEST_ID:
+		if (h->value.len > 0)
 			m->req_id = (int32_t)m->nhdrs;
 		break;
-	case 14:
-		if (veer_token_eq(name, 14, "content-length")) {
-			m->flags |= VEER_H_CL;
-			framing = true;
-		}
+	case VEER_HID_CONTENT_LENGTH:
+		m->flags |= VEER_H_CL;
+		framing = true;
 		break;
-	case 17:
-		if (veer_token_eq(name, 17, "transfer-encoding")) {
-			m->flags |= VEER_H_TRANSFER_ENCODING;
-			framing = true;
-			if (list_has(val, h->value.len, "chunked"))
-				m->flags |= VEER_H_CHUNKED;
-		}
+	case VEER_HID_TRANSFER_ENCODING:
+		m->flags |= VEER_H_TRANSFER_ENCODING;
+		framing = true;
+		if (list_has(val, h->value.len, "chunked"))
+			m->flags |= VEER_H_CHUNKED;
 		break;
 	default:
 		break;
@@ -613,25 +704,7 @@ int veer_http1_finish(llhttp_t *p, struct veer_msg *m)
 
 bool veer_http1_hop_by_hop(const char *name, size_t len)
 {
-	switch (len) {
-	case 2:
-		return veer_token_eq(name, len, "te");
-	case 7:
-		return veer_token_eq(name, len, "trailer") || veer_token_eq(name, len, "upgrade");
-	case 8:
-		return veer_token_eq(name, len, "trailers");
-	case 10:
-		return veer_token_eq(name, len, "connection") ||
-		       veer_token_eq(name, len, "keep-alive");
-	case 16:
-		return veer_token_eq(name, len, "proxy-connection");
-	case 17:
-		return veer_token_eq(name, len, "transfer-encoding");
-	case 18:
-		return veer_token_eq(name, len, "proxy-authenticate");
-	default:
-		return false;
-	}
+	return is_token(name, len) && (HOP_BY_HOP & HID_BIT(classify(name, len))) != 0;
 }
 
 bool veer_http1_connection_lists(const struct veer_msg *m, const char *name, size_t len)
@@ -645,7 +718,7 @@ bool veer_http1_connection_lists(const struct veer_msg *m, const char *name, siz
 	tok[len] = '\0';
 	for (i = 0; i < m->nhdrs; i++) {
 		const struct veer_hdr *h = &m->hdrs[i];
-		if (veer_token_eq(veer_span_ptr(m, h->name), h->name.len, "connection") &&
+		if (h->id == VEER_HID_CONNECTION &&
 		    list_has(veer_span_ptr(m, h->value), h->value.len, tok))
 			return true;
 	}
@@ -655,17 +728,15 @@ bool veer_http1_connection_lists(const struct veer_msg *m, const char *name, siz
 /* Is header H of M one the proxy drops when forwarding? */
 static bool dropped(const struct veer_msg *m, const struct veer_hdr *h)
 {
-	const char *name = veer_span_ptr(m, h->name);
-
 	/* The body goes on byte for byte, chunked framing and any other
 	 * coding included (gzip, chunked): its Transfer-Encoding lines go on
 	 * as they came, so no coding is lost (RFC 9112 §6.1).  A response
 	 * re-framed for an HTTP/1.0 client drops them (write_response). */
-	if (h->name.len == 17 && (m->flags & VEER_H_CHUNKED) &&
-	    veer_token_eq(name, 17, "transfer-encoding"))
+	if (h->id == VEER_HID_TRANSFER_ENCODING && (m->flags & VEER_H_CHUNKED))
 		return false;
-	return veer_http1_hop_by_hop(name, h->name.len) ||
-	       ((m->flags & VEER_H_CONN_LISTS) && veer_http1_connection_lists(m, name, h->name.len));
+	return (HOP_BY_HOP & HID_BIT(h->id)) != 0 ||
+	       ((m->flags & VEER_H_CONN_LISTS) &&
+		veer_http1_connection_lists(m, veer_span_ptr(m, h->name), h->name.len));
 }
 
 static bool named(const struct veer_msg *m, const struct veer_hdr *h, const char *lit)
@@ -766,9 +837,7 @@ static bool keep_request_hdr(const struct veer_msg *m, const struct veer_hdr *h,
 	const struct veer_fwd *fwd = arg;
 
 	/* Expect is answered by veer itself (see proxy.c). */
-	if (dropped(m, h) || named(m, h, "x-forwarded-for") || named(m, h, "via") ||
-	    named(m, h, "x-forwarded-proto") || named(m, h, "x-forwarded-host") ||
-	    named(m, h, "traceparent") || named(m, h, "expect"))
+	if ((REQUEST_OWN & HID_BIT(h->id)) != 0 || dropped(m, h))
 		return false;
 	return fwd->route == NULL || !route_overrides(fwd->route, m, h);
 }
@@ -805,8 +874,7 @@ static void write_traceparent(struct obuf *out, const struct veer_msg *m,
 	for (i = 0; i < m->nhdrs; i++) {
 		const struct veer_hdr *h = &m->hdrs[i];
 		const char *v = veer_span_ptr(m, h->value);
-		if (h->name.len == 11 && named(m, h, "traceparent") &&
-		    valid_traceparent(v, h->value.len)) {
+		if (h->id == VEER_HID_TRACEPARENT && valid_traceparent(v, h->value.len)) {
 			ob_add(out, "traceparent: 00-", 16);
 			ob_add(out, v + 3, 33);
 			ob_add(out, fwd->span_id, 16);
@@ -835,9 +903,9 @@ static bool keep_response_hdr(const struct veer_msg *m, const struct veer_hdr *h
 	if (dropped(m, h))
 		return false;
 	/* Re-framed for an HTTP/1.0 client: the chunked coding is gone. */
-	if (k->dechunk && named(m, h, "transfer-encoding"))
+	if (k->dechunk && h->id == VEER_HID_TRANSFER_ENCODING)
 		return false;
-	if (h->name.len == 12 && named(m, h, "x-request-id"))
+	if (h->id == VEER_HID_X_REQUEST_ID)
 		*has_req_id = true;
 	return true;
 }
@@ -865,9 +933,9 @@ static void request_head(struct obuf *out, const struct veer_msg *m, llhttp_t *p
 	}
 	for (i = 0; i < m->nhdrs; i++) {
 		const struct veer_hdr *h = &m->hdrs[i];
-		if (h->name.len == 15 && xff == NULL && named(m, h, "x-forwarded-for"))
+		if (h->id == VEER_HID_X_FORWARDED_FOR && xff == NULL)
 			xff = h;
-		else if (h->name.len == 3 && named(m, h, "via"))
+		else if (h->id == VEER_HID_VIA)
 			via = h;
 	}
 	if (m->host < 0 && fwd->default_host != NULL)
@@ -878,14 +946,14 @@ static void request_head(struct obuf *out, const struct veer_msg *m, llhttp_t *p
 	if (fwd->upgrade) {
 		ob_add(out, "Connection: upgrade\r\n", 21);
 		for (i = 0; i < m->nhdrs; i++)
-			if (named(m, &m->hdrs[i], "upgrade"))
+			if (m->hdrs[i].id == VEER_HID_UPGRADE)
 				add_hdr(out, m, &m->hdrs[i]);
 	}
 	/* X-Forwarded-For: every earlier hop, then this client. */
 	ob_add(out, "X-Forwarded-For: ", 17);
 	for (i = 0; xff != NULL && i < m->nhdrs; i++) {
 		const struct veer_hdr *h = &m->hdrs[i];
-		if (named(m, h, "x-forwarded-for") && h->value.len > 0) {
+		if (h->id == VEER_HID_X_FORWARDED_FOR && h->value.len > 0) {
 			ob_add(out, veer_span_ptr(m, h->value), h->value.len);
 			ob_add(out, ", ", 2);
 		}
@@ -931,7 +999,7 @@ static void response_head(struct obuf *out, const struct veer_msg *m, llhttp_t *
 	if (r->upgrade) {
 		ob_add(out, "Connection: upgrade\r\n", 21);
 		for (i = 0; i < m->nhdrs; i++)
-			if (named(m, &m->hdrs[i], "upgrade"))
+			if (m->hdrs[i].id == VEER_HID_UPGRADE)
 				add_hdr(out, m, &m->hdrs[i]);
 	} else if (r->close) {
 		ob_add(out, "Connection: close\r\n", 19);

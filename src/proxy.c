@@ -1435,7 +1435,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Heads are read in small pieces (a client trickling one holds
 	 * little); a large body in large ones. */
-	n = veer_sock_read(fd, c->ssl, c->in,
+	n = veer_sock_read(c->w, fd, c->ssl, c->in,
 			   c->state == VEER_CS_FORWARD || c->state == VEER_CS_TUNNEL ? &c->read_big
 										    : NULL);
 	if (n == 0) {
@@ -1587,7 +1587,8 @@ static void response_done(struct veer_upstream *u)
 	/* A 5xx from the server counts against it (RFC 9110 §15.6). */
 	if (!u->breaker_done)
 		breaker_record(u, u->parser.status_code < 500);
-	event_del(&u->timer);
+	/* The response timer stays pending: release re-arms it as the idle
+	 * timer, or close deletes it. */
 	unpair(c);
 	veer_upstream_release(u);
 	finish_request(c);
@@ -1725,7 +1726,7 @@ void veer_proxy_upstream_readable(struct veer_upstream *u)
 		veer_upstream_close(u);
 		return;
 	}
-	n = veer_sock_read(u->fd, u->ssl, u->in, &u->read_big);
+	n = veer_sock_read(u->w, u->fd, u->ssl, u->in, &u->read_big);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;

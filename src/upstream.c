@@ -72,7 +72,7 @@ static void up_read_cb(evutil_socket_t fd, short what, void *arg)
 		/* Idle connections carry nothing: EOF or stray bytes mean
 		 * the server gave up on it.  Over TLS, a session ticket
 		 * arriving after the handshake is not that. */
-		if (u->ssl != NULL && veer_sock_read(u->fd, u->ssl, u->in, NULL) < 0 && errno == EAGAIN &&
+		if (u->ssl != NULL && veer_sock_read(u->w, u->fd, u->ssl, u->in, NULL) < 0 && errno == EAGAIN &&
 		    evbuffer_get_length(u->in) == 0)
 			return;
 		veer_upstream_close(u);

@@ -676,6 +676,7 @@ void veer_worker_fini(struct veer_worker *w)
 		w->spare_hdrs = b->next;
 		free(b);
 	}
+	veer_read_blocks_free(w);
 	if (w->alog != NULL)
 		veer_accesslog_free(w->alog); /* flushes */
 	w->alog = NULL;

@@ -25,9 +25,35 @@ struct veer_span {
 	uint32_t len;
 };
 
+/* Header names the proxy treats specially, classified once per header while
+ * parsing (on_header_value_complete): the head writers then test a number
+ * instead of comparing names again for every rule. */
+enum veer_hdr_id {
+	VEER_HID_OTHER = 0,
+	VEER_HID_HOST,
+	VEER_HID_EXPECT,
+	VEER_HID_UPGRADE,
+	VEER_HID_CONNECTION,
+	VEER_HID_KEEP_ALIVE,
+	VEER_HID_PROXY_CONNECTION,
+	VEER_HID_TE,
+	VEER_HID_TRAILER,
+	VEER_HID_TRAILERS,
+	VEER_HID_TRANSFER_ENCODING,
+	VEER_HID_PROXY_AUTHENTICATE,
+	VEER_HID_CONTENT_LENGTH,
+	VEER_HID_X_REQUEST_ID,
+	VEER_HID_X_FORWARDED_FOR,
+	VEER_HID_X_FORWARDED_PROTO,
+	VEER_HID_X_FORWARDED_HOST,
+	VEER_HID_VIA,
+	VEER_HID_TRACEPARENT,
+};
+
 struct veer_hdr {
 	struct veer_span name;
 	struct veer_span value;
+	uint32_t id; /* enum veer_hdr_id */
 };
 
 /* Flags for the headers a proxy must treat specially. */

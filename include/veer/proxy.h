@@ -203,9 +203,12 @@ int veer_upstream_flush(struct veer_upstream *u);
 /* Read from FD (through SSL when not NULL) into IN: from a plain socket up to
  * VEER_READ_CHUNK bytes, or VEER_READ_MAX once *BIG is set (it is set when a
  * read fills VEER_READ_CHUNK; BIG NULL: always VEER_READ_CHUNK, for request
- * heads); through TLS what it has decrypted (bounded).  Returns bytes read, 0
- * on EOF, -1 with errno (EAGAIN when nothing is there yet). */
-ssize_t veer_sock_read(int fd, SSL *ssl, struct evbuffer *in, bool *big);
+ * heads); through TLS what it has decrypted (bounded).  A VEER_READ_CHUNK
+ * read into an empty IN goes into one of W's read blocks.  Returns bytes
+ * read, 0 on EOF, -1 with errno (EAGAIN when nothing is there yet). */
+ssize_t veer_sock_read(struct veer_worker *w, int fd, SSL *ssl, struct evbuffer *in, bool *big);
+/* Free W's spare read blocks; blocks still lent are freed when given back. */
+void veer_read_blocks_free(struct veer_worker *w);
 /* Write as much of OUT as the socket takes: VEER_OK (all of it),
  * VEER_AGAIN, or VEER_ERR. */
 int veer_sock_write(int fd, SSL *ssl, struct evbuffer *out);

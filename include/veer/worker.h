@@ -59,6 +59,7 @@ struct veer_accesslog;
 struct veer_access_sink;
 struct veer_redis;
 struct veer_request;
+struct veer_read_block; /* conn.c */
 
 TAILQ_HEAD(veer_client_list, veer_client);
 TAILQ_HEAD(veer_upstream_list, veer_upstream);
@@ -164,6 +165,9 @@ struct veer_worker {
 	struct veer_redis *redis;      /* global.redis connection, or NULL (redis.h) */
 	struct veer_request *spare_reqs; /* request blocks not in use (proxy.h) */
 	uint32_t nspare_reqs;
+	struct veer_read_block *spare_blocks; /* read blocks not in use (conn.c) */
+	uint32_t nspare_blocks;
+	bool blocks_closed;            /* torn down: blocks given back are freed */
 };
 
 /* The whole process: config, workers, control loop. */
