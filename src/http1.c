@@ -405,7 +405,13 @@ static int on_headers_complete(llhttp_t *p)
 {
 	struct veer_msg *m = msg_of(p);
 
-	if (m->skip_body)
+	/* No body follows the head of a response to HEAD, nor of a 1xx,
+	 * 204 or 304 response, whatever its Content-Length says (RFC 9112
+	 * §6.3): a 304 may carry the length of the representation it
+	 * validates (RFC 9110 §8.6).  llhttp leaves that to this callback. */
+	if (m->skip_body ||
+	    (p->type == HTTP_RESPONSE &&
+	     (p->status_code < 200 || p->status_code == 204 || p->status_code == 304)))
 		p->flags |= F_SKIPBODY;
 	m->in_body = true;
 	/* Pause: the caller learns the exact head length and decides what

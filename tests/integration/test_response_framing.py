@@ -41,6 +41,21 @@ class ResponseFramingTest(veertest.TestCase):
         self.assertEqual((r.status, r.body), (304, b''), r)
         self.assertNextWorks()
 
+    def test_304_with_content_length_has_no_body(self):
+        # A 304 may announce the length of the representation; no body
+        # follows (RFC 9112 §6.3), so the next request on the connection
+        # is answered at once, not after the response timeout.
+        for status in (304, 204):
+            self.c.settimeout(2)
+            r = self.c.get('/status/%d?length=100' % status)
+            self.assertEqual((r.status, r.header('Content-Length'), r.body),
+                             (status, '100', b''), r)
+            self.assertEqual(r.header('X-Backend'), 'b1', r)
+            self.assertNextWorks()
+        # both answers came over one backend connection, kept alive
+        conns = {q.conn for q in self.b.requests}
+        self.assertEqual(len(conns), 1, self.b.requests)
+
     def test_head(self):
         r = self.c.request('HEAD', '/bytes/5000')
         self.assertEqual(r.status, 200, r)

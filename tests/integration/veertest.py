@@ -22,7 +22,9 @@ Backend paths (Backend below; the query string adds options to any path):
   /sink                         reads the body without keeping it, answers JSON
                                 {"len", "sha256"}; ?stall=MS waits MS before
                                 reading the body (back-pressure tests)
-  /status/N                     status N (204/304/1xx-free: no body)
+  /status/N                     status N (204/304/1xx-free: no body);
+                                ?length=L on a 204 or 304: Content-Length: L
+                                and still no body
   /hop                          200 with hop-by-hop headers in the response
   /hang                         reads the request, never answers
   /abort/headers                sends half a response head, then closes
@@ -894,6 +896,13 @@ class Backend:
             return self.respond(sock, req, 200, [('Content-Type', ct)], req.body)
         if path.startswith('/status/'):
             status = int(path[len('/status/'):])
+            if 'length' in req.query and status in (204, 304):
+                # The length of the representation, without a body (RFC
+                # 9110 §8.6 allows it on a 304)
+                sock.sendall(b'HTTP/1.1 %d %s\r\nX-Backend: %s\r\nContent-Length: %s\r\n\r\n'
+                             % (status, REASONS[status].encode(), self.name.encode(),
+                                req.query['length'].encode()))
+                return True
             return self.respond(sock, req, status, [], b'' if status in (204, 304)
                                 else ('status %d\n' % status))
         if path == '/hop':
