@@ -657,6 +657,19 @@ static int walk(llhttp_t *p, struct veer_msg *m, const char *data, size_t len, s
 	return VEER_ERR;
 }
 
+/* A body of Content-Length bytes (above 0) is counted here, not walked
+ * through llhttp: its whole work there is the same subtraction, through
+ * the state machine and two callbacks per read.  The head gave llhttp all
+ * it decides on, and the parser is reset before its next message.  Bodies
+ * that need llhttp: chunked, close-delimited, a sink (re-framing), an
+ * upgrade, or none (HEAD, 1xx, 204, 304: on_headers_complete). */
+static bool length_framed(const llhttp_t *p, const struct veer_msg *m)
+{
+	return (p->flags & F_CONTENT_LENGTH) && p->content_length > 0 &&
+	       !(p->flags & (F_SKIPBODY | F_CHUNKED | F_TRANSFER_ENCODING)) && !p->upgrade &&
+	       m->body_sink == NULL;
+}
+
 int veer_http1_parse_body(llhttp_t *p, struct veer_msg *m, struct evbuffer *in, size_t *n)
 {
 	struct evbuffer_iovec v[16];
@@ -667,6 +680,18 @@ int veer_http1_parse_body(llhttp_t *p, struct veer_msg *m, struct evbuffer *in, 
 	*n = 0;
 	if (m->complete)
 		return VEER_OK;
+	if (length_framed(p, m)) {
+		size_t have = evbuffer_get_length(in);
+		size_t take = have < p->content_length ? have : (size_t)p->content_length;
+
+		p->content_length -= take;
+		m->body_bytes += take;
+		*n = take;
+		if (p->content_length > 0)
+			return VEER_AGAIN;
+		m->complete = true;
+		return VEER_OK;
+	}
 	if (evbuffer_get_length(in) == 0) {
 		/* A message without body completes without any byte. */
 		rc = walk(p, m, "", 0, &used);
