@@ -165,7 +165,7 @@ static void unpin_request(struct veer_client *c)
 
 static void arm_timer(struct veer_client *c, veer_ms_t ms)
 {
-	event_add(&c->timer, veer_worker_timeout(c->w, ms));
+	veer_lazy_arm(c->w, &c->timer, &c->tl, ms);
 }
 
 static void pause_read(struct veer_client *c)
@@ -503,6 +503,8 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	VEER_CHECK_MAGIC(c, VEER_CLIENT_MAGIC);
 	(void)fd;
 	(void)what;
+	if (!veer_lazy_fired(&c->timer, &c->tl))
+		return;
 	switch (c->state) {
 	case VEER_CS_HEAD:
 		c->keep_alive = false;
@@ -675,7 +677,7 @@ static void arm_response_timer(struct veer_upstream *u)
 	/* retries.per_try_timeout bounds each attempt when set. */
 	if (p->retries.enabled && p->retries.per_try_timeout > 0 && p->retries.per_try_timeout < ms)
 		ms = p->retries.per_try_timeout;
-	event_add(&u->timer, veer_worker_timeout(u->w, ms));
+	veer_lazy_arm(u->w, &u->timer, &u->tl, ms);
 }
 
 static void up_flush(struct veer_client *c, struct veer_upstream *u)

@@ -143,6 +143,8 @@ static void up_timer_cb(evutil_socket_t fd, short what, void *arg)
 	VEER_CHECK_MAGIC(u, VEER_UPSTREAM_MAGIC);
 	(void)fd;
 	(void)what;
+	if (!veer_lazy_fired(&u->timer, &u->tl))
+		return;
 	switch (u->state) {
 	case VEER_US_IDLE:
 		veer_upstream_close(u);
@@ -199,7 +201,7 @@ static struct veer_upstream *up_new(struct veer_worker *w, struct veer_wpool *wp
 		veer_debug("upstream %s: connect: %s", a->text, strerror(errno));
 		event_active(&u->wev, EV_WRITE, 1);
 	}
-	event_add(&u->timer, veer_worker_timeout(w, pool->connect_timeout));
+	veer_lazy_arm(w, &u->timer, &u->tl, pool->connect_timeout);
 	return u;
 }
 
@@ -212,7 +214,9 @@ struct veer_upstream *veer_upstream_get(struct veer_worker *w, struct veer_wpool
 	if (!fresh && (u = TAILQ_FIRST(&srt->idle)) != NULL) {
 		TAILQ_REMOVE(&srt->idle, u, link);
 		srt->nidle--;
-		event_del(&u->timer);
+		/* No timeout until the request is out (arm_response_timer):
+		 * the idle timer may stay pending, ignored. */
+		veer_lazy_off(&u->tl);
 		u->state = VEER_US_ACTIVE;
 		u->reused = true;
 	} else {
@@ -272,7 +276,7 @@ void veer_upstream_release(struct veer_upstream *u)
 	event_del(&u->wev);
 	TAILQ_INSERT_HEAD(&srt->idle, u, link);
 	srt->nidle++;
-	event_add(&u->timer, veer_worker_timeout(u->w, u->wp->conf->keepalive_idle_timeout));
+	veer_lazy_arm(u->w, &u->timer, &u->tl, u->wp->conf->keepalive_idle_timeout);
 }
 
 void veer_upstream_close(struct veer_upstream *u)

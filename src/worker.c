@@ -378,6 +378,46 @@ const struct timeval *veer_worker_timeout(struct veer_worker *w, veer_ms_t ms)
 	return w->timeouts[w->ntimeouts++].tv;
 }
 
+/* Deadlines this far away or further are armed exactly (veer_ms_before
+ * compares coarse times less than 2^31 ms apart). */
+#define LAZY_MAX_MS (1u << 30)
+
+void veer_lazy_arm(struct veer_worker *w, struct event *ev, struct veer_lazy *t, veer_ms_t ms)
+{
+	t->off = false;
+	if (ms >= LAZY_MAX_MS) {
+		event_add(ev, veer_worker_timeout(w, ms));
+		t->exact = true;
+		return;
+	}
+	t->due = veer_coarse_ms() + (uint32_t)ms;
+	if (!t->exact && !veer_ms_before(t->due, t->armed) && event_pending(ev, EV_TIMEOUT, NULL))
+		return;
+	event_add(ev, veer_worker_timeout(w, ms));
+	t->armed = t->due;
+	t->exact = false;
+}
+
+bool veer_lazy_fired(struct event *ev, struct veer_lazy *t)
+{
+	uint32_t now;
+	struct timeval tv;
+
+	if (t->off)
+		return false;
+	if (t->exact)
+		return true;
+	now = veer_coarse_ms();
+	if (!veer_ms_before(now, t->due))
+		return true;
+	/* The rest: a plain (heap) timer, as the durations vary. */
+	tv.tv_sec = (time_t)((t->due - now) / 1000u);
+	tv.tv_usec = (suseconds_t)((t->due - now) % 1000u * 1000u);
+	event_add(ev, &tv);
+	t->armed = t->due;
+	return false;
+}
+
 static uint32_t share_of(const struct veer_config *cfg, unsigned nworkers)
 {
 	return (cfg->global.max_connections + nworkers - 1) / nworkers;

@@ -50,6 +50,14 @@ char *veer_xstrndup(const char *s, size_t n);
 
 /* Monotonic clock in milliseconds. */
 uint64_t veer_now_ms(void);
+/* A coarse monotonic clock in milliseconds (CLOCK_MONOTONIC_COARSE: a tick
+ * of resolution, no TSC read) for deadlines checked lazily (veer_lazy).  It
+ * wraps after 49 days: compare with veer_ms_before(). */
+uint32_t veer_coarse_ms(void);
+static inline bool veer_ms_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
 
 /* ASCII case-insensitive compare of a length-delimited token with a C
  * string; true when equal.  Inline: with a literal LIT the length is known

@@ -98,6 +98,7 @@ struct veer_upstream {
 	bool got_bytes;     /* any response byte arrived */
 	bool breaker_done;  /* this response's outcome is recorded already */
 	bool read_big;      /* a read filled VEER_READ_CHUNK: read VEER_READ_MAX from now on */
+	struct veer_lazy tl; /* timer's deadline (worker.h) */
 	uint64_t requests;  /* served on this connection */
 	TAILQ_ENTRY(veer_upstream) link; /* idle list or free list */
 };
@@ -165,6 +166,7 @@ struct veer_client {
 	bool no_reuse;       /* neither connection is reused after this request */
 	bool shut_up;        /* tunnel: client half-closed, pass it upstream */
 	bool read_big;       /* a body read filled VEER_READ_CHUNK: read VEER_READ_MAX from now on */
+	struct veer_lazy tl;  /* timer's deadline (worker.h) */
 	TAILQ_ENTRY(veer_client) link;
 };
 

@@ -261,6 +261,32 @@ void veer_worker_stop(struct veer_worker *w);
 /* A common timeout for MS milliseconds on this worker's base. */
 const struct timeval *veer_worker_timeout(struct veer_worker *w, veer_ms_t ms);
 
+/* A connection timer moved lazily.  Pushing a deadline later does not touch
+ * libevent while the timer already pending fires no later: veer_lazy_arm
+ * notes the new deadline, and the timer's callback asks veer_lazy_fired
+ * whether it has come, re-arming for the rest when not.  A keep-alive
+ * connection under load then costs one event_add per timeout period, not
+ * one or two per request (bench/RESULTS.md).  Deadlines are in coarse
+ * milliseconds (veer_coarse_ms): a timeout may run a tick late. */
+struct veer_lazy {
+	uint32_t armed; /* when the pending timer fires */
+	uint32_t due;   /* the deadline in force */
+	bool off;       /* no deadline: a firing is ignored (veer_lazy_off) */
+	bool exact;     /* armed exactly (a timeout of 2^30 ms or more) */
+};
+
+/* Make the deadline of EV (a timer of W's base) MS from now. */
+void veer_lazy_arm(struct veer_worker *w, struct event *ev, struct veer_lazy *t, veer_ms_t ms);
+/* No deadline for now, without an event_del: the pending timer, if it
+ * fires, is ignored. */
+static inline void veer_lazy_off(struct veer_lazy *t)
+{
+	t->off = true;
+}
+/* In EV's callback: true when the deadline has come; false when the timer
+ * was re-armed for the rest, or is off. */
+bool veer_lazy_fired(struct event *ev, struct veer_lazy *t);
+
 /* Queue the garbage collection pass (frees closed connections). */
 void veer_worker_schedule_gc(struct veer_worker *w);
 
