@@ -657,6 +657,24 @@ static int walk(llhttp_t *p, struct veer_msg *m, const char *data, size_t len, s
 	return VEER_ERR;
 }
 
+/* The head says no body follows: the message is complete without asking
+ * llhttp (one state machine run less per GET).  A request without
+ * Content-Length or Transfer-Encoding has none (RFC 9112 §6.3), nor a
+ * response to HEAD, a 1xx, 204 or 304 (on_headers_complete).  Upgrades and
+ * CONNECT are left to llhttp. */
+static bool bodiless(const llhttp_t *p)
+{
+	if (p->upgrade)
+		return false;
+	if (p->flags & F_SKIPBODY)
+		return true;
+	if (p->flags & (F_CHUNKED | F_TRANSFER_ENCODING))
+		return false;
+	if (p->flags & F_CONTENT_LENGTH)
+		return p->content_length == 0;
+	return p->type == HTTP_REQUEST;
+}
+
 /* A body of Content-Length bytes (above 0) is counted here, not walked
  * through llhttp: its whole work there is the same subtraction, through
  * the state machine and two callbacks per read.  The head gave llhttp all
@@ -680,6 +698,10 @@ int veer_http1_parse_body(llhttp_t *p, struct veer_msg *m, struct evbuffer *in, 
 	*n = 0;
 	if (m->complete)
 		return VEER_OK;
+	if (bodiless(p)) {
+		m->complete = true;
+		return VEER_OK;
+	}
 	if (length_framed(p, m)) {
 		size_t have = evbuffer_get_length(in);
 		size_t take = have < p->content_length ? have : (size_t)p->content_length;

@@ -467,7 +467,9 @@ static void client_flush(struct veer_client *c)
 			up_pause_read(c->up);
 		return;
 	}
-	event_del(&c->wev);
+	/* (the write event is only ever added after a short write) */
+	if (event_pending(&c->wev, EV_WRITE, NULL))
+		event_del(&c->wev);
 	if (c->state == VEER_CS_CLOSING)
 		veer_client_close(c);
 }

@@ -273,7 +273,8 @@ void veer_upstream_release(struct veer_upstream *u)
 		event_add(&u->rev, NULL);
 		u->read_paused = false;
 	}
-	event_del(&u->wev);
+	if (event_pending(&u->wev, EV_WRITE, NULL))
+		event_del(&u->wev);
 	TAILQ_INSERT_HEAD(&srt->idle, u, link);
 	srt->nidle++;
 	veer_lazy_arm(u->w, &u->timer, &u->tl, u->wp->conf->keepalive_idle_timeout);
