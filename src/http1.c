@@ -7,22 +7,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-/* tchar of RFC 9110 §5.6.2: what a field name may hold.  llhttp 8.1
- * lets a space through. */
-static const uint8_t tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-	['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
+/* Character classes: TC, tchar of RFC 9110 §5.6.2 (what a field name may
+ * hold; llhttp 8.1 lets a space through); AU, what a Host value may hold
+ * (RFC 3986 §3.2: unreserved, pct-encoded, sub-delims, ':' and brackets). */
+#define TC 1u
+#define AU 2u
+#define TA (TC | AU)
+static const uint8_t chclass[256] = {
+	['!'] = TA, ['#'] = TC, ['$'] = TA, ['%'] = TA, ['&'] = TA, ['\''] = TA, ['*'] = TA,
+	['+'] = TA, ['-'] = TA, ['.'] = TA, ['^'] = TC, ['_'] = TA, ['`'] = TC, ['|'] = TC,
+	['~'] = TA,
+	['('] = AU, [')'] = AU, [','] = AU, [';'] = AU, ['='] = AU, [':'] = AU, ['['] = AU,
+	[']'] = AU,
+	['0'] = TA, ['1'] = TA, ['2'] = TA, ['3'] = TA, ['4'] = TA, ['5'] = TA, ['6'] = TA,
+	['7'] = TA, ['8'] = TA, ['9'] = TA,
+	['A'] = TA, ['B'] = TA, ['C'] = TA, ['D'] = TA, ['E'] = TA, ['F'] = TA, ['G'] = TA,
+	['H'] = TA, ['I'] = TA, ['J'] = TA, ['K'] = TA, ['L'] = TA, ['M'] = TA, ['N'] = TA,
+	['O'] = TA, ['P'] = TA, ['Q'] = TA, ['R'] = TA, ['S'] = TA, ['T'] = TA, ['U'] = TA,
+	['V'] = TA, ['W'] = TA, ['X'] = TA, ['Y'] = TA, ['Z'] = TA,
+	['a'] = TA, ['b'] = TA, ['c'] = TA, ['d'] = TA, ['e'] = TA, ['f'] = TA, ['g'] = TA,
+	['h'] = TA, ['i'] = TA, ['j'] = TA, ['k'] = TA, ['l'] = TA, ['m'] = TA, ['n'] = TA,
+	['o'] = TA, ['p'] = TA, ['q'] = TA, ['r'] = TA, ['s'] = TA, ['t'] = TA, ['u'] = TA,
+	['v'] = TA, ['w'] = TA, ['x'] = TA, ['y'] = TA, ['z'] = TA,
 };
 
 static struct veer_msg *msg_of(llhttp_t *p)
@@ -66,7 +76,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 		 * §7.1.2): no space before the colon, no CTL. */
 		size_t i;
 		for (i = 0; i < len; i++)
-			if (!tchar[(unsigned char)at[i]])
+			if (!(chclass[(unsigned char)at[i]] & TC))
 				return -1;
 		return 0;
 	}
@@ -166,7 +176,7 @@ static bool is_token(const char *s, size_t n)
 	if (n == 0)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!tchar[(unsigned char)s[i]])
+		if (!(chclass[(unsigned char)s[i]] & TC))
 			return false;
 	return true;
 }
@@ -176,15 +186,11 @@ static bool is_token(const char *s, size_t n)
  * slashes, no userinfo. */
 static bool is_authority(const char *v, size_t n)
 {
-	static const char extra[] = "-._~!$&'()*+,;=:[]%";
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)v[i];
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch != 0 && memchr(extra, ch, sizeof(extra) - 1) != NULL)))
+	for (i = 0; i < n; i++)
+		if (!(chclass[(unsigned char)v[i]] & AU))
 			return false;
-	}
 	return true;
 }
 
@@ -346,11 +352,10 @@ static int on_header_value_complete(llhttp_t *p)
 	while (h->value.len > 0 && (val[h->value.len - 1] == ' ' || val[h->value.len - 1] == '\t'))
 		h->value.len--;
 	m->value_open = false;
-	/* obs-fold (a line starting with SP or HTAB continuing a value) is
-	 * rejected, never unfolded (RFC 9112 §5.2): llhttp passes it on as
-	 * part of the value, so a CR or LF inside the value means one. */
-	if (memchr(val, '\n', h->value.len) != NULL)
-		return -1; /* (a bare CR anywhere in a head is refused by head_is_clean) */
+	/* An obs-fold (a line starting with SP or HTAB continuing a value)
+	 * reaches here as part of the value, as does a bare CR or LF:
+	 * head_is_clean refuses all three (lines_clean) before the head is
+	 * used. */
 	if (!is_token(name, h->name.len))
 		return -1;
 
@@ -522,28 +527,71 @@ static int error_status(llhttp_t *p, const struct veer_msg *m, const char *buf, 
 
 /* Checks llhttp 8.1 does not make (or makes leniently), on a complete
  * head.  Each rule is one of RFC 9112's; breaking any is a 400. */
+/* Masks of the CR, LF, and SP or HTAB bytes among the 16 at P (bit i for
+ * P[i]). */
+static inline void scan16(const char *p, uint32_t *cr, uint32_t *lf, uint32_t *ws)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+	*cr = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+	*lf = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+	*ws = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+						       _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
+#else
+	*cr = *lf = *ws = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		*cr |= (uint32_t)(p[i] == '\r') << i;
+		*lf |= (uint32_t)(p[i] == '\n') << i;
+		*ws |= (uint32_t)(p[i] == ' ' || p[i] == '\t') << i;
+	}
+#endif
+}
+
+/* The line structure of a head of LEN bytes, 16 bytes at a time:
+ * - every CR ends a line, so an LF follows it (RFC 9112 §2.2): llhttp 8.1
+ *   takes a bare CR as a line end (CVE-2023-30589);
+ * - every LF ends a CRLF: llhttp 8.1 takes "\r\n\n" as the end of a head,
+ *   and a bare LF after the request line;
+ * - no line starts with SP or HTAB: that continues the previous line
+ *   (obs-fold), refused wherever it is (RFC 9112 §5.2; llhttp unfolds some
+ *   fields, Transfer-Encoding among them, silently).
+ * The first two are one test: the LF positions are the CR positions moved
+ * by one. */
+static bool lines_clean(const char *buf, size_t len)
+{
+	uint32_t cr_in = 0, lf_in = 0; /* a CR, an LF at the previous block's last byte */
+	char tail[16];
+
+	for (size_t i = 0; i < len; i += 16) {
+		const char *p = buf + i;
+		uint32_t cr, lf, ws, valid = 0xffffu;
+
+		if (len - i < 16) {
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, p, len - i);
+			p = tail;
+			valid = (1u << (len - i)) - 1;
+		}
+		scan16(p, &cr, &lf, &ws);
+		cr &= valid;
+		lf &= valid;
+		ws &= valid;
+		if (lf != (((cr << 1) | cr_in) & valid) || (((lf << 1) | lf_in) & ws) != 0)
+			return false;
+		cr_in = (cr & ~(valid >> 1)) != 0;
+		lf_in = (lf & ~(valid >> 1)) != 0;
+	}
+	return cr_in == 0; /* a CR as the very last byte has no LF */
+}
+
 static int head_is_clean(llhttp_t *p, struct veer_msg *m, const char *buf)
 {
-	const char *cr, *lf, *end = buf + m->head_len, *pos = buf;
+	const char *end = buf + m->head_len, *pos;
 	uint32_t i;
 
-	/* Every CR ends a line, so an LF follows it (RFC 9112 §2.2): llhttp
-	 * 8.1 takes a bare CR as a line end (CVE-2023-30589). */
-	while ((cr = memchr(pos, '\r', (size_t)(end - pos))) != NULL) {
-		if (cr + 1 >= end || cr[1] != '\n')
-			return 400;
-		/* A line starting with SP or HTAB continues the previous one:
-		 * obs-fold, refused wherever it is (RFC 9112 §5.2); llhttp
-		 * unfolds some fields (Transfer-Encoding) silently. */
-		if (cr + 2 < end && (cr[2] == ' ' || cr[2] == '\t'))
-			return 400;
-		pos = cr + 2;
-	}
-	/* And every LF ends a CRLF: llhttp 8.1 takes "\r\n\n" as the end of
-	 * a head, and a bare LF after the request line. */
-	for (pos = buf; (lf = memchr(pos, '\n', (size_t)(end - pos))) != NULL; pos = lf + 1)
-		if (lf == buf || lf[-1] != '\r')
-			return 400;
+	if (!lines_clean(buf, m->head_len))
+		return 400;
 	if (m->head_len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0)
 		return 400;
 	if (p->type != HTTP_REQUEST)

@@ -321,3 +321,44 @@ Test(http1, simple_answer_to_head_keeps_the_length)
 	cr_assert_str_eq(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n");
 	evbuffer_free(out);
 }
+
+/* The line ends of a head are checked 16 bytes at a time (lines_clean): a
+ * head is accepted at every alignment of its CRLFs against those blocks,
+ * and a bare CR, a bare LF or an obs-fold is refused wherever it falls. */
+Test(http1, line_ends_are_checked_at_every_alignment)
+{
+	static const char pad_text[] = "0123456789abcdef0123456789abcdef0123456789";
+
+	for (int pad = 0; pad < 40; pad++) {
+		char raw[256], bad[256];
+		struct fixture f;
+		int status = 0;
+		size_t len;
+
+		snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: %.*s\r\nX-B: 1\r\n\r\n",
+			 pad, pad_text);
+		len = strlen(raw);
+		cr_assert_eq(parse(&f, HTTP_REQUEST, raw, &status), VEER_OK, "pad %d: %d", pad,
+			     status);
+		for (size_t i = 0; i + 1 < len; i++) {
+			if (raw[i] != '\r')
+				continue;
+			memcpy(bad, raw, len + 1);
+			bad[i] = 'x'; /* a bare LF */
+			cr_assert_neq(parse(&f, HTTP_REQUEST, bad, &status), VEER_OK,
+				      "pad %d, bare LF at %zu", pad, i + 1);
+			memcpy(bad, raw, len + 1);
+			bad[i + 1] = 'x'; /* a bare CR */
+			cr_assert_neq(parse(&f, HTTP_REQUEST, bad, &status), VEER_OK,
+				      "pad %d, bare CR at %zu", pad, i);
+		}
+		snprintf(bad, sizeof(bad),
+			 "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: %.*s\r\n folded\r\nX-B: 1\r\n\r\n", pad,
+			 pad_text);
+		cr_assert_neq(parse(&f, HTTP_REQUEST, bad, &status), VEER_OK, "pad %d, obs-fold", pad);
+		snprintf(bad, sizeof(bad),
+			 "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: %.*s\r\n\tfolded\r\nX-B: 1\r\n\r\n", pad,
+			 pad_text);
+		cr_assert_neq(parse(&f, HTTP_REQUEST, bad, &status), VEER_OK, "pad %d, HTAB fold", pad);
+	}
+}
