@@ -51,11 +51,11 @@ char *veer_xstrndup(const char *s, size_t n)
 	return p;
 }
 
-uint32_t veer_coarse_ms(void)
+uint64_t veer_coarse_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 uint64_t veer_now_ms(void)

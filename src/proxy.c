@@ -50,7 +50,8 @@ static void end_attempts(struct veer_client *c);
 static void end_request(struct veer_client *c);
 static void client_handshake(struct veer_client *c);
 static void global_verdict(struct veer_client *c, const struct veer_bucket_result *res);
-static uint64_t mono_us(void);
+static uint64_t loop_us(const struct veer_worker *w);
+static uint64_t request_us(const struct veer_client *c);
 
 /* The one place client states change. */
 static void set_state(struct veer_client *c, enum veer_client_state s)
@@ -130,7 +131,7 @@ static void pin_request(struct veer_client *c)
 	c->gen = veer_gen_pin(c->lsock->gen);
 	c->rq = request_get(c->w);
 	c->lconf = l;
-	c->rq->t_start = mono_us();
+	c->rq->t_start = loop_us(c->w);
 	if (c->w->alog != NULL) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -307,15 +308,24 @@ static void client_close_after_flush(struct veer_client *c)
 	client_flush(c);
 }
 
-/* Answer the current request ourselves.  CLOSE forces the connection to
- * close afterwards; otherwise it stays open when the request was read in
- * full and the client wants keep-alive. */
-static uint64_t mono_us(void)
+/* Microseconds on the worker loop's cached clock: when its current round
+ * of events began (libevent reads the clock once per round), as nginx's
+ * and HAProxy's request times are taken.  No clock read per request. */
+static uint64_t loop_us(const struct veer_worker *w)
 {
-	struct timespec ts;
+	struct timeval tv;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	event_base_gettimeofday_cached(w->base, &tv);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* Microseconds since the current request began (0 should the wall clock
+ * the cache is expressed in have stepped back meanwhile). */
+static uint64_t request_us(const struct veer_client *c)
+{
+	uint64_t now = loop_us(c->w);
+
+	return now > c->rq->t_start ? now - c->rq->t_start : 0;
 }
 
 /* The request is over (answered, or cut short): count it and log it, once. */
@@ -328,7 +338,7 @@ static void end_request(struct veer_client *c)
 	if (c->rq == NULL || c->rq->logged || c->nrequests == 0)
 		return;
 	c->rq->logged = true;
-	dur = mono_us() - c->rq->t_start;
+	dur = request_us(c);
 	route = c->route != NULL ? c->route->name : NULL;
 	pool = c->pool != NULL ? c->pool->name : NULL;
 	veer_stats_request(c->w->stats, route, pool, c->rq->status, dur);
@@ -782,7 +792,7 @@ static int pick_server(struct veer_client *c, struct veer_wpool *wp, struct veer
 	struct veer_pool_conf *pool = wp->conf;
 	size_t n = wp->nservers, i;
 	uint8_t stack[256], *skip = n <= sizeof(stack) ? stack : veer_xcalloc(n, 1);
-	uint64_t now = veer_now_ms();
+	uint64_t now = veer_coarse_ms();
 	int idx = -1, pass;
 	size_t guard;
 
@@ -971,10 +981,11 @@ static void breaker_record(struct veer_upstream *u, bool success)
 	const struct veer_pool_conf *pool = u->wp->conf;
 
 	struct veer_server_health *h = pool->servers[u->server].health;
-	uint64_t now = veer_now_ms();
+	uint64_t now;
 
 	if (!pool->breaker.enabled)
 		return;
+	now = veer_coarse_ms();
 	veer_breaker_record(&u->wp->servers[u->server].breaker, &pool->breaker, now, success);
 	if (h != NULL && u->w->id < VEER_MAX_WORKERS)
 		atomic_store_explicit(&h->breaker[u->w->id],
@@ -993,7 +1004,7 @@ static void proxy_request(struct veer_client *c, struct veer_pool_conf *route_po
 		return;
 	}
 	if (wp->conf->limiter != NULL) {
-		struct veer_bucket_result res = veer_limiter_take(wp->conf->limiter, "", 0, veer_now_ms());
+		struct veer_bucket_result res = veer_limiter_take(wp->conf->limiter, "", 0, veer_coarse_ms());
 		if (!res.allowed) {
 			respond_limited(c, &res, wp->conf->rate_limit.burst);
 			return;
@@ -1077,7 +1088,7 @@ static bool route_admits(struct veer_client *c, const struct veer_route_conf *ro
 	size_t len;
 	const char *key = limit_key(c, rl, &len);
 
-	res = veer_limiter_take(route->limiter, key, len, veer_now_ms());
+	res = veer_limiter_take(route->limiter, key, len, veer_coarse_ms());
 	if (res.allowed)
 		return true;
 	respond_limited(c, &res, rl->burst);
@@ -1305,7 +1316,7 @@ static void parse_head(struct veer_client *c)
 		 * VEER_HEAD_RATE_GRACE must have come at VEER_HEAD_MIN_RATE
 		 * bytes/s on average, or it is a slowloris: 408 and close,
 		 * without waiting for the whole header timeout. */
-		elapsed = mono_us() - c->rq->t_start;
+		elapsed = request_us(c);
 		if (elapsed > VEER_HEAD_RATE_GRACE_US &&
 		    (uint64_t)want * 1000000u < (uint64_t)VEER_HEAD_MIN_RATE * elapsed) {
 			veer_debug("client %s: request head at %llu bytes in %llums: too slow", c->ip,

@@ -390,7 +390,7 @@ void veer_lazy_arm(struct veer_worker *w, struct event *ev, struct veer_lazy *t,
 		t->exact = true;
 		return;
 	}
-	t->due = veer_coarse_ms() + (uint32_t)ms;
+	t->due = (uint32_t)veer_coarse_ms() + (uint32_t)ms;
 	if (!t->exact && !veer_ms_before(t->due, t->armed) && event_pending(ev, EV_TIMEOUT, NULL))
 		return;
 	event_add(ev, veer_worker_timeout(w, ms));
@@ -407,7 +407,7 @@ bool veer_lazy_fired(struct event *ev, struct veer_lazy *t)
 		return false;
 	if (t->exact)
 		return true;
-	now = veer_coarse_ms();
+	now = (uint32_t)veer_coarse_ms();
 	if (!veer_ms_before(now, t->due))
 		return true;
 	/* The rest: a plain (heap) timer, as the durations vary. */

@@ -50,10 +50,11 @@ char *veer_xstrndup(const char *s, size_t n);
 
 /* Monotonic clock in milliseconds. */
 uint64_t veer_now_ms(void);
-/* A coarse monotonic clock in milliseconds (CLOCK_MONOTONIC_COARSE: a tick
- * of resolution, no TSC read) for deadlines checked lazily (veer_lazy).  It
- * wraps after 49 days: compare with veer_ms_before(). */
-uint32_t veer_coarse_ms(void);
+/* veer_now_ms's clock at a tick's resolution (CLOCK_MONOTONIC_COARSE: 1 to
+ * 10 ms, no TSC read): for what a request asks on the data path (breaker
+ * windows, slow start, token buckets) and for lazy deadlines (veer_lazy),
+ * which keep its low 32 bits and compare them with veer_ms_before(). */
+uint64_t veer_coarse_ms(void);
 static inline bool veer_ms_before(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) < 0;
