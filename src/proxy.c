@@ -610,26 +610,35 @@ static void hash_key(const struct veer_client *c, const struct veer_pool_conf *p
 	}
 }
 
-/* Keep a copy of the first N bytes of SRC in c->rq->replay, for a retry (a
+/* Keep a copy of the first N bytes of SRC in the replay copy, for a retry (a
  * pooled connection found dead, or retries:), while the request stays
- * within VEER_REPLAY_MAX; past that it is not replayable. */
+ * within VEER_REPLAY_MAX; past that it is not replayable.  A head that fits
+ * goes into the request block's kept[], with no evbuffer chunk. */
 static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
 {
+	struct veer_request *rq = c->rq;
 	struct evbuffer_iovec v[16];
 	struct evbuffer_ptr ptr;
-	size_t done = 0;
+	size_t done = 0, spilled = rq->replay != NULL ? evbuffer_get_length(rq->replay) : 0;
 	int nv, i;
 
-	if (!c->rq->keep_replay || n == 0)
+	if (!rq->keep_replay || n == 0)
 		return;
-	/* Made on first use: a connection that never needs it holds none. */
-	if (c->rq->replay == NULL && (c->rq->replay = evbuffer_new()) == NULL)
-		abort(); /* out-of-memory policy: see common.h */
-	if (evbuffer_get_length(c->rq->replay) + n > VEER_REPLAY_MAX) {
-		c->rq->keep_replay = false;
-		evbuffer_drain(c->rq->replay, evbuffer_get_length(c->rq->replay));
+	if (rq->kept_len + spilled + n > VEER_REPLAY_MAX) {
+		rq->keep_replay = false;
+		rq->kept_len = 0;
+		if (spilled > 0)
+			evbuffer_drain(rq->replay, spilled);
 		return;
 	}
+	if (spilled == 0 && rq->kept_len + n <= sizeof(rq->kept) &&
+	    evbuffer_copyout(src, rq->kept + rq->kept_len, n) == (ev_ssize_t)n) {
+		rq->kept_len += (uint32_t)n;
+		return;
+	}
+	/* Made on first use: a connection that never needs it holds none. */
+	if (rq->replay == NULL && (rq->replay = evbuffer_new()) == NULL)
+		abort(); /* out-of-memory policy: see common.h */
 	while (done < n) {
 		evbuffer_ptr_set(src, &ptr, done, EVBUFFER_PTR_SET);
 		nv = evbuffer_peek(src, (ssize_t)(n - done), &ptr, v, 16);
@@ -637,7 +646,7 @@ static void keep_copy(struct veer_client *c, struct evbuffer *src, size_t n)
 			break;
 		for (i = 0; i < nv && i < 16 && done < n; i++) {
 			size_t take = v[i].iov_len < n - done ? v[i].iov_len : n - done;
-			evbuffer_add(c->rq->replay, v[i].iov_base, take);
+			evbuffer_add(rq->replay, v[i].iov_base, take);
 			done += take;
 		}
 	}
@@ -946,11 +955,12 @@ static bool retry_request(struct veer_client *c, struct veer_upstream *u, enum v
 	evbuffer_drain(c->rq->resend, evbuffer_get_length(c->rq->resend));
 	if (nothing_sent) {
 		evbuffer_add_buffer(c->rq->resend, u->out);
-	} else if (c->rq->keep_replay && c->rq->replay != NULL) {
+	} else if (c->rq->keep_replay && (c->rq->kept_len > 0 || c->rq->replay != NULL)) {
 		struct evbuffer_iovec v[16];
-		int nv = evbuffer_peek(c->rq->replay, -1, NULL, v, 16), i;
+		int nv = c->rq->replay != NULL ? evbuffer_peek(c->rq->replay, -1, NULL, v, 16) : 0, i;
 		if (nv > 16)
 			return false;
+		evbuffer_add(c->rq->resend, c->rq->kept, c->rq->kept_len);
 		for (i = 0; i < nv; i++)
 			evbuffer_add(c->rq->resend, v[i].iov_base, v[i].iov_len);
 	} else {

@@ -110,13 +110,19 @@ struct veer_upstream {
 struct veer_request {
 	llhttp_t parser;
 	struct veer_msg req;
+	/* The replay copy (request head and body kept for a retry, up to
+	 * VEER_REPLAY_MAX): its first kept_len bytes here, which holds a
+	 * forwarded head of most requests without an evbuffer chunk; the rest
+	 * in replay.  (Before req_id: request_put does not clear it.) */
+	char kept[1024];
 	char req_id[40];     /* generated X-Request-Id for this request, or "" */
-	struct evbuffer *replay; /* request head and body kept for retries (up to VEER_REPLAY_MAX), or NULL */
+	struct evbuffer *replay; /* the replay copy past kept[], or NULL */
 	struct evbuffer *resend; /* the bytes a retry sends first, or NULL */
 	struct veer_wpool *wp;   /* pool of the proxied request (one reference), or NULL */
 	uint64_t tried;          /* servers tried for this request (bit = index < 64) */
 	uint32_t tries;          /* attempts made for this request */
-	bool keep_replay;        /* replay still holds the whole request so far */
+	bool keep_replay;        /* kept[] and replay still hold the whole request so far */
+	uint32_t kept_len;       /* bytes of the replay copy in kept[] */
 	bool retry_counted;      /* an attempt counted in wp->retries_inflight */
 	bool idempotent;
 	bool logged;         /* counted and logged already */
