@@ -65,21 +65,36 @@ uint64_t veer_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The 8 nibbles of X, one per byte, the lowest nibble in the lowest byte. */
+static uint64_t nibbles32(uint32_t x)
+{
+	uint64_t n = x;
+
+	n = ((n & 0xffff0000u) << 16) | (n & 0x0000ffffu);
+	n = ((n & 0x0000ff000000ff00ull) << 8) | (n & 0x000000ff000000ffull);
+	n = ((n & 0x00f000f000f000f0ull) << 4) | (n & 0x000f000f000f000full);
+	return n;
+}
+
+/* Eight hex digits of X, most significant first, eight bytes at once: each
+ * nibble byte gets '0', plus 'a' - '0' - 10 where it is 10 or more. */
+static void hex32(char out[8], uint32_t x)
+{
+	uint64_t n = nibbles32(x);
+	uint64_t ten = ((n + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+
+	n += 0x3030303030303030ull + ten * (uint64_t)('a' - '0' - 10);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	n = __builtin_bswap64(n);
+	memcpy(out, &n, 8);
+#else
+	for (int i = 7; i >= 0; i--, n >>= 8)
+		out[i] = (char)(n & 0xff);
+#endif
+}
+
 void veer_hex64(char out[16], uint64_t v)
 {
-	/* Two digits per byte, from a table of the 256 pairs. */
-	static const char pairs[] =
-		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-
-	for (int i = 14; i >= 0; i -= 2) {
-		memcpy(out + i, pairs + 2 * (v & 0xff), 2);
-		v >>= 8;
-	}
+	hex32(out, (uint32_t)(v >> 32));
+	hex32(out + 8, (uint32_t)v);
 }
