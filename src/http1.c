@@ -525,8 +525,6 @@ static int error_status(llhttp_t *p, const struct veer_msg *m, const char *buf, 
 	return 400;
 }
 
-/* Checks llhttp 8.1 does not make (or makes leniently), on a complete
- * head.  Each rule is one of RFC 9112's; breaking any is a 400. */
 /* Masks of the CR, LF, and SP or HTAB bytes among the 16 at P (bit i for
  * P[i]). */
 static inline void scan16(const char *p, uint32_t *cr, uint32_t *lf, uint32_t *ws)
@@ -585,6 +583,8 @@ static bool lines_clean(const char *buf, size_t len)
 	return cr_in == 0; /* a CR as the very last byte has no LF */
 }
 
+/* Checks llhttp 8.1 does not make (or makes leniently), on a complete
+ * head.  Each rule is one of RFC 9112's; breaking any is a 400. */
 static int head_is_clean(llhttp_t *p, struct veer_msg *m, const char *buf)
 {
 	const char *end = buf + m->head_len, *pos;

@@ -132,11 +132,6 @@ static void pin_request(struct veer_client *c)
 	c->rq = request_get(c->w);
 	c->lconf = l;
 	c->rq->t_start = loop_us(c->w);
-	if (c->w->alog != NULL) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		c->rq->t_wall = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-	}
 	/* The header table comes from the worker's spares for the time of
 	 * the request: an idle connection holds none (memory per idle
 	 * connection). */
@@ -345,7 +340,7 @@ static void end_request(struct veer_client *c)
 	if (c->w->alog == NULL)
 		return;
 	memset(&e, 0, sizeof(e));
-	e.time_us = c->rq->t_wall;
+	e.time_us = c->rq->t_start;
 	e.client = c->ip;
 	e.method = llhttp_method_name((llhttp_method_t)c->rq->parser.method);
 	if (c->rq->target != NULL) {

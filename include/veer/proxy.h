@@ -128,8 +128,7 @@ struct veer_request {
 	bool logged;         /* counted and logged already */
 	/* What the metrics and the access log say of the request. */
 	int status;          /* status sent to the client, 0 = none yet */
-	uint64_t t_start;    /* monotonic µs at its first byte */
-	uint64_t t_wall;     /* wall clock µs at its first byte */
+	uint64_t t_start;    /* wall-clock µs at its first byte, on the loop's cached clock (loop_us) */
 	uint64_t bytes_in, bytes_out;
 	char server[80];     /* the upstream that took it */
 	char trace_id[33];
