@@ -611,6 +611,11 @@ int veer_worker_init(struct veer_worker *w, struct veer_process *proc, unsigned 
 	/* Only this worker's thread touches its base: no locks. */
 	event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
 	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	/* The loop's cached clock times requests (proxy.c, loop_us): read
+	 * from CLOCK_MONOTONIC once per round, not from the coarse clock
+	 * libevent picks by default (a 4 ms tick here, which would round
+	 * every duration to it). */
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	w->base = event_base_new_with_config(ecfg);
 	if (w->base == NULL)
 		goto out;
